@@ -1,0 +1,103 @@
+// `vlmc import hf`: a Hugging Face model folder (config.json + model.safetensors) in; a spec that
+// instantiates the bundled family (model.vlm) and the weights in that spec's parameter names
+// (weights.safetensors, F32) out. The spec is compiled before anything is written, and the
+// checkpoint's names and shapes are checked against it from the header alone.
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
+import { compileSource } from "../../compiler/index.js";
+import { formatDiagnostics } from "../../compiler/diagnostics.js";
+import type { IRProgram } from "../../compiler/ir.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
+import { planConversion, type ConversionStep } from "./check.js";
+import { readHfConfig, type HfModelConfig } from "./config.js";
+import { HfImportError } from "./errors.js";
+import { LAYOUTS } from "./layouts.js";
+import { MAPPING_TABLES } from "./mappings.js";
+import { importedSpecText, type SpecChoices } from "./spec-text.js";
+
+export const IMPORTED_SPEC_FILE = "model.vlm";
+export const IMPORTED_WEIGHTS_FILE = "weights.safetensors";
+
+export interface ImportOptions {
+  /** CLIP: compile the text tower for this many tokens (default: max_position_embeddings). */
+  textLength?: number;
+  /** The model's name in model.vlm (default: "Imported" + the architecture). */
+  modelName?: string;
+}
+
+export interface ImportResult {
+  config: HfModelConfig;
+  specFile: string;
+  weightsFile: string;
+  program: IRProgram;
+  steps: ConversionStep[];
+  /** Parameter values written. */
+  values: number;
+}
+
+/** Imports the HF model folder `dir` into `outDir` (created if needed). */
+export function importHf(dir: string, outDir: string, options: ImportOptions = {}): ImportResult {
+  const configFile = join(dir, "config.json");
+  const weightsIn = join(dir, "model.safetensors");
+  if (!existsSync(configFile)) {
+    throw new HfImportError("no config.json here: a Hugging Face model folder holds config.json and model.safetensors (sharded checkpoints are not supported)", dir);
+  }
+  if (!existsSync(weightsIn)) {
+    const hint = existsSync(join(dir, "pytorch_model.bin")) ? " (found pytorch_model.bin: save the model with safe_serialization=True)" : "";
+    throw new HfImportError(`no model.safetensors here${hint}`, dir);
+  }
+  const config = readHfConfig(configFile);
+  const header = readSafetensorsHeader(weightsIn);
+
+  const choices = specChoices(config, header.tensors, options, configFile);
+  const modelName = options.modelName ?? `Imported${config.architecture}`;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(modelName)) throw new HfImportError(`model name "${modelName}" is not an identifier`, dir);
+  const specFile = join(outDir, IMPORTED_SPEC_FILE);
+  const specText = importedSpecText(config, choices, basename(dir) || dir, modelName);
+  const compiled = compileSource(specText, specFile);
+  if (!compiled.program) {
+    throw new HfImportError(`the spec made from this config does not compile:\n${formatDiagnostics(compiled.diagnostics, compiled.sources)}`, configFile);
+  }
+  const program = compiled.program;
+
+  const steps = planConversion(header.tensors, program.params, MAPPING_TABLES[config.architecture], weightsIn);
+  const { tensors } = readSafetensors(weightsIn);
+  const converted = new Map<string, SafetensorsTensor>();
+  let values = 0;
+  for (const step of steps) {
+    const tensor = tensors.get(step.hf);
+    if (!tensor || !(tensor.data instanceof Float32Array)) throw new HfImportError(`tensor "${step.hf}" changed while the file was being read`, weightsIn);
+    const data = LAYOUTS[step.layout].convert(tensor.data, step.hfShape, step.shape);
+    converted.set(step.ours, { dtype: "F32", shape: step.shape, data });
+    values += data.length;
+  }
+  const weightsFile = join(outDir, IMPORTED_WEIGHTS_FILE);
+  writeSafetensors(weightsFile, converted, { format: "vlmc.hf-import/1", architecture: config.architecture, model: modelName });
+  // The spec last: a folder with a model.vlm always has its weights.
+  writeFileAtomic(specFile, specText);
+  return { config, specFile, weightsFile, program, steps, values };
+}
+
+function specChoices(
+  config: HfModelConfig,
+  tensors: ReadonlyMap<string, unknown>,
+  options: ImportOptions,
+  configFile: string,
+): SpecChoices {
+  let textLength = 0;
+  if (config.family === "clip") {
+    textLength = options.textLength ?? config.text.maxPositions;
+    if (!Number.isSafeInteger(textLength) || textLength < 1 || textLength > config.text.maxPositions) {
+      throw new HfImportError(
+        `text length ${textLength} must be between 1 and text_config.max_position_embeddings = ${config.text.maxPositions}`,
+        configFile,
+      );
+    }
+  } else if (options.textLength !== undefined) {
+    throw new HfImportError(`a text length applies to CLIP models only, this is ${config.architecture}`, configFile);
+  }
+  // ViTModel may be saved without its pooler (add_pooling_layer = False): the spec follows the file.
+  const vitPooler = config.architecture === "ViTModel" && tensors.has("pooler.dense.weight");
+  return { vitPooler, textLength };
+}
