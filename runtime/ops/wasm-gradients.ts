@@ -1,0 +1,239 @@
+// Gradient lowerings for the wasm backend.
+//
+// Stock tfjs gradients on wasm either fail (Conv2D's filter gradient needs Conv2DBackpropFilter, the
+// gather gradient needs UnsortedSegmentSum: wasm has neither) or crawl (BatchMatMul with transpose
+// flags and Conv2DBackpropInput run scalar loops; only an untransposed batch-1 matmul and the forward
+// conv reach XNNPACK), and wasm's MaxPoolGrad is wrong on all-negative windows. Each lowering below
+// rewrites a gradient onto wasm's fast forward kernels (or, for MaxPool, a plain JS loop).
+// ../shared/notes/tfjs-backends.md has the measurements.
+//
+// Mechanism: tfjs keeps one gradient registry for all backends, so instead of replacing a gradient
+// we wrap it. The wrapper keeps the stock gradient's saved inputs and, when the gradient is built,
+// picks the lowering if the active backend is one that needs it (wasm), else the stock gradient.
+// So registering is harmless for cpu and tensorflow, and a process may switch backends freely.
+import * as tf from "@tensorflow/tfjs-core";
+import type { GradConfig, NamedAttrMap, Tensor } from "@tensorflow/tfjs-core";
+
+type GradFunc = NonNullable<GradConfig["gradFunc"]>;
+type GradResult = ReturnType<GradFunc>;
+
+/** Backends whose gradients are lowered. */
+const LOWERED_BACKENDS = new Set(["wasm"]);
+let simulatedBackend: string | undefined;
+
+/** True when gradients built now should use the lowerings. */
+export function loweringsActive(): boolean {
+  return LOWERED_BACKENDS.has(simulatedBackend ?? tf.getBackend());
+}
+
+/**
+ * Runs `fn` with gradients built as they would be on `backend`, whichever backend actually runs.
+ * Used to discover, on cpu, which kernels a backward pass would need on wasm.
+ */
+export function withGradientsOf<T>(backend: string, fn: () => T): T {
+  const before = simulatedBackend;
+  simulatedBackend = backend;
+  try {
+    return fn();
+  } finally {
+    simulatedBackend = before;
+  }
+}
+
+/** Swaps the last two axes, materialised (a real Transpose kernel, not a matmul flag). */
+function swapLast2(x: Tensor): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+  return tf.transpose(x, perm);
+}
+
+function mm(a: Tensor, b: Tensor): Tensor {
+  return tf.matMul(a, b, false, false);
+}
+
+/**
+ * BatchMatMul: y = op(a) · op(b). The four flag combinations, each with transposes materialised so
+ * every product is a plain untransposed matmul. Returns undefined when batch dims broadcast (the
+ * stock gradient handles that reduction).
+ */
+export function matMulGradLowered(dy: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): { a: Tensor; b: Tensor } | undefined {
+  if (a.rank !== b.rank || !tf.util.arraysEqual(a.shape.slice(0, -2), b.shape.slice(0, -2))) return undefined;
+  if (!transposeA && !transposeB) return { a: mm(dy, swapLast2(b)), b: mm(swapLast2(a), dy) };
+  if (!transposeA && transposeB) return { a: mm(dy, b), b: mm(swapLast2(dy), a) };
+  if (transposeA && !transposeB) return { a: mm(b, swapLast2(dy)), b: mm(a, dy) };
+  return { a: mm(swapLast2(b), swapLast2(dy)), b: mm(swapLast2(dy), swapLast2(a)) };
+}
+
+interface Conv2DAttrs {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number;
+  dilations?: number | [number, number];
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  dataFormat?: string;
+}
+
+function pair(v: number | [number, number] | undefined, fallback: number): [number, number] {
+  if (v === undefined) return [fallback, fallback];
+  return typeof v === "number" ? [v, v] : v;
+}
+
+/**
+ * Conv2D (NHWC, HWIO, no dilation) gradients as forward convolutions:
+ * - dx: the stride-dilated dy, padded to a "full" convolution, convolved with the spatially flipped
+ *   filter whose in/out channels are swapped.
+ * - dW: a convolution of the padded input, with its batch axis as channels and its channels as
+ *   batch, by dy used as the filter (dilated by the stride). (An im2col form, k·k slices of x and
+ *   one 2-D matmul, measured ~30× slower for LeNet-5's one-channel first layer: wasm's Slice is slow
+ *   on few channels.)
+ * Returns undefined for configurations it does not cover (dilated or NCHW convs).
+ */
+export function conv2dGradLowered(dy: Tensor, x: Tensor, filter: Tensor, attrs: Conv2DAttrs): { x: Tensor; filter: Tensor } | undefined {
+  const [dh, dw] = pair(attrs.dilations, 1);
+  if (dh !== 1 || dw !== 1) return undefined;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== "NHWC") return undefined;
+  const [sh, sw] = pair(attrs.strides, 1);
+  const x4 = x as tf.Tensor4D;
+  const f4 = filter as tf.Tensor4D;
+  const info = tf.backend_util.computeConv2DInfo(
+    x4.shape, f4.shape, [sh, sw], [1, 1], attrs.pad as "valid" | "same", attrs.dimRoundingMode);
+  const { top, bottom, left, right } = info.padInfo;
+  const [kh, kw, , ] = f4.shape;
+  const [n, h, w] = x4.shape;
+  const [, ho, wo, co] = (dy as tf.Tensor4D).shape;
+
+  // dx: insert stride-1 zeros between dy's rows and columns, then a valid stride-1 conv.
+  let dyDilated = dy as tf.Tensor4D;
+  if (sh > 1 || sw > 1) {
+    const spread = tf.pad(tf.reshape(dy, [n, ho, 1, wo, 1, co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+    dyDilated = tf.slice(tf.reshape(spread, [n, ho * sh, wo * sw, co]), [0, 0, 0, 0], [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, co]) as tf.Tensor4D;
+  }
+  const hd = (ho - 1) * sh + 1;
+  const wd = (wo - 1) * sw + 1;
+  const padTop = kh - 1 - top;
+  const padLeft = kw - 1 - left;
+  const padBottom = h + kh - 1 - hd - padTop;
+  const padRight = w + kw - 1 - wd - padLeft;
+  const dyPadded = padOrCrop(dyDilated, padTop, padBottom, padLeft, padRight);
+  const flipped = tf.transpose(tf.reverse(f4, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  const dx = tf.conv2d(dyPadded, flipped, 1, "valid");
+
+  // dW[a, b, ci, co] = sum over n, i, j of xpad[n, i*s + a, j*s + b, ci] * dy[n, i, j, co].
+  const xPadded = padOrCrop(x4, top, bottom, left, right);
+  const xAsBatch = tf.transpose(xPadded, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, Hp, Wp, n]
+  const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, n, co]
+  const full = tf.conv2d(xAsBatch, dyAsFilter, 1, "valid", "NHWC", [sh, sw]); // [ci, >=kh, >=kw, co]
+  const cropped = tf.slice(full, [0, 0, 0, 0], [full.shape[0], kh, kw, full.shape[3]]);
+  const dW = tf.transpose(cropped, [1, 2, 0, 3]);
+  return { x: dx, filter: dW };
+}
+
+/** Pads (positive amounts) or crops (negative amounts) the two spatial axes of an NHWC tensor. */
+function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  let out = t;
+  const pt = Math.max(top, 0), pb = Math.max(bottom, 0), pl = Math.max(left, 0), pr = Math.max(right, 0);
+  if (pt || pb || pl || pr) out = tf.pad(out, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+  const ct = Math.max(-top, 0), cb = Math.max(-bottom, 0), cl = Math.max(-left, 0), cr = Math.max(-right, 0);
+  if (ct || cb || cl || cr) {
+    const [n, h, w, c] = out.shape;
+    out = tf.slice(out, [0, ct, cl, 0], [n, h - ct - cb, w - cl - cr, c]);
+  }
+  return out;
+}
+
+/**
+ * GatherV2 along axis 0 (embedding lookups): dx via scatterND, which sums the rows of duplicate
+ * indices exactly like the missing UnsortedSegmentSum would.
+ */
+export function gatherGradLowered(dy: Tensor, x: Tensor, indices: Tensor, attrs: { axis: number; batchDims: number }): Tensor | undefined {
+  if (attrs.batchDims !== 0) return undefined;
+  const axis = attrs.axis < 0 ? attrs.axis + x.rank : attrs.axis;
+  if (axis !== 0) return undefined;
+  const rows = tf.reshape(dy, [indices.size, ...x.shape.slice(1)]);
+  return tf.scatterND(tf.reshape(tf.cast(indices, "int32"), [indices.size, 1]), rows, x.shape);
+}
+
+/** Rsqrt's stock gradient uses pow(x, 1.5), slow on wasm: d/dx x^-1/2 = -0.5 · y / x. */
+function rsqrtGradLowered(dy: Tensor, x: Tensor): Tensor {
+  return tf.mul(dy, tf.div(tf.mul(tf.rsqrt(x), -0.5), x));
+}
+
+/**
+ * MaxPool's gradient, computed in JS. wasm's MaxPoolGrad kernel (4.22.0) misroutes the gradient of a
+ * window whose values are all negative (e.g. to its first element; test/ops-gradients.test.ts). The loop is the
+ * definition: each output's gradient goes to the first maximum of its window, as tfjs cpu and
+ * TensorFlow do. Its cost is one pass over the windows, small next to the convolutions around it.
+ */
+export function maxPoolGradLowered(dy: Tensor, x: Tensor, attrs: { filterSize: number | [number, number]; strides: number | [number, number]; pad: "valid" | "same" | number; dimRoundingMode?: "floor" | "round" | "ceil" }): Tensor {
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw } = info;
+  const { effectiveFilterHeight: kh, effectiveFilterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  const xs = x.dataSync() as Float32Array;
+  const dys = dy.dataSync() as Float32Array;
+  const dx = new Float32Array(xs.length);
+  for (let b = 0; b < n; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) for (let ch = 0; ch < c; ch++) {
+    let best = -Infinity, at = -1;
+    for (let a = 0; a < kh; a++) {
+      const y = i * sh + a - top;
+      if (y < 0 || y >= h) continue;
+      for (let e = 0; e < kw; e++) {
+        const xx = j * sw + e - left;
+        if (xx < 0 || xx >= w) continue;
+        const idx = ((b * h + y) * w + xx) * c + ch;
+        if (xs[idx]! > best || at < 0) { best = xs[idx]!; at = idx; }
+      }
+    }
+    if (at >= 0) dx[at]! += dys[((b * ho + i) * wo + j) * c + ch]!;
+  }
+  return tf.tensor(dx, x.shape, "float32");
+}
+
+type Lowering = (dy: Tensor, saved: Tensor[], attrs: NamedAttrMap) => GradResult | undefined;
+
+const LOWERINGS: Record<string, Lowering> = {
+  BatchMatMul: (dy, [a, b], attrs) => {
+    const r = matMulGradLowered(dy, a!, b!, Boolean(attrs.transposeA), Boolean(attrs.transposeB));
+    return r && { a: () => r.a, b: () => r.b };
+  },
+  Conv2D: (dy, [x, filter], attrs) => {
+    const r = conv2dGradLowered(dy, x!, filter!, attrs as unknown as Conv2DAttrs);
+    return r && { x: () => r.x, filter: () => r.filter };
+  },
+  GatherV2: (dy, [x, indices], attrs) => {
+    const r = gatherGradLowered(dy, x!, indices!, attrs as unknown as { axis: number; batchDims: number });
+    return r && { x: () => r, indices: () => tf.zerosLike(indices!) };
+  },
+  MaxPool: (dy, [x], attrs) => ({
+    x: () => maxPoolGradLowered(dy, x!, attrs as unknown as Parameters<typeof maxPoolGradLowered>[2]),
+  }),
+  Rsqrt: (dy, [x]) => ({ x: () => rsqrtGradLowered(dy, x!) }),
+};
+
+/** The kernels whose gradients are lowered on wasm. */
+export const LOWERED_KERNELS = Object.keys(LOWERINGS);
+
+const WRAPPED = Symbol.for("vlmc.wasmGradientWrapper");
+
+/**
+ * Wraps the stock gradients of LOWERED_KERNELS with the backend dispatch. Idempotent (also across
+ * module reloads: a wrapped gradient is marked and never wrapped twice).
+ */
+export function registerWasmGradients(): void {
+  for (const kernelName of LOWERED_KERNELS) {
+    const stock = tf.getGradient(kernelName);
+    if (!stock || (stock.gradFunc as unknown as Record<symbol, boolean>)[WRAPPED]) continue;
+    const lowering = LOWERINGS[kernelName]!;
+    const gradFunc: GradFunc = (dy, saved, attrs) => {
+      if (loweringsActive() && !Array.isArray(dy)) {
+        const lowered = lowering(dy, saved, attrs);
+        if (lowered) return lowered;
+      }
+      return stock.gradFunc(dy, saved, attrs);
+    };
+    (gradFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
+    tf.unregisterGradient(kernelName);
+    tf.registerGradient({ ...stock, gradFunc });
+  }
+}
