@@ -222,7 +222,8 @@ export const OP_TABLE: Record<OpName, OpSignature> = {
   select_token: { inputs: ["x"], attrs: { index: "int" }, params: [] },
   // [B, N, D] → [B, D], the mean over tokens.
   mean_tokens: { inputs: ["x"], attrs: {}, params: [] },
-  // [B, T, D] with int ids [B, T] → [B, D] at the first position where ids == eot.
+  // [B, T, D] with int ids [B, T] → [B, D] at the first position where ids == eot; a negative eot
+  // pools at the first position of each row's highest id instead (legacy CLIP: argmax(input_ids)).
   pool_eot: { inputs: ["x", "ids"], attrs: { eot: "int" }, params: [] },
   // x [B, N, D] + fixed sinusoidal positions (sin half, cos half; base 10000).
   sinusoidal_positions: { inputs: ["x"], attrs: {}, params: [] },

@@ -1,0 +1,66 @@
+// Parameter counts of the bundled models against the closed-form count of each family, written
+// out by hand here, so a change in the compiler or the specs that moves a count is caught.
+import { describe, expect, it } from "vitest";
+import { compileFile } from "../compiler/index.js";
+
+const params = (spec: string, opts: { model?: string; set?: string[] } = {}) => {
+  const result = compileFile(spec, opts);
+  expect(result.diagnostics).toEqual([]);
+  return result.program!.totals.params;
+};
+
+const dense = (i: number, o: number, bias = true) => i * o + (bias ? o : 0);
+const conv = (k: number, cin: number, cout: number) => k * k * cin * cout + cout;
+const layerNorm = (d: number) => 2 * d;
+// Self-attention with biases: q, k, v, o kernels d×d and four biases.
+const attention = (d: number) => 4 * d * d + 4 * d;
+const mlp = (d: number, hidden: number) => dense(d, hidden) + dense(hidden, d);
+const transformerBlock = (d: number, ratio: number) => 2 * layerNorm(d) + attention(d) + mlp(d, d * ratio);
+
+/** ConvTower: three 3×3 convolutions, channels → width → 2·width → dim. */
+const convTower = (channels: number, width: number, dim: number) => conv(3, channels, width) + conv(3, width, 2 * width) + conv(3, 2 * width, dim);
+/** TextTransformer: token table, position table, blocks, final norm. */
+const textTransformer = (vocab: number, seq: number, d: number, depth: number, ratio: number) =>
+  vocab * d + seq * d + depth * transformerBlock(d, ratio) + layerNorm(d);
+/** ViT: patch embedding, class token, positions over patches + 1, blocks, final norm. */
+const vit = (image: number, channels: number, patch: number, d: number, depth: number, ratio: number) => {
+  const tokens = (image / patch) ** 2 + 1;
+  return dense(patch * patch * channels, d) + d + tokens * d + depth * transformerBlock(d, ratio) + layerNorm(d);
+};
+
+describe("parameter counts match the closed forms", () => {
+  it("LeNet-5: 61,706 for 10 classes on 28×28×1", () => {
+    const lenet = (classes: number) => conv(5, 1, 6) + conv(5, 6, 16) + dense(400, 120) + dense(120, 84) + dense(84, classes);
+    expect(lenet(10)).toBe(61_706);
+    expect(params("specs/convnet.vlm")).toBe(lenet(10));
+    expect(params("specs/convnet.vlm", { set: ["classes=5"] })).toBe(lenet(5));
+  });
+
+  it("ViT classifier (32×32×3, patch 4, dim 64, depth 4, mlp ratio 2)", () => {
+    const model = (image: number, channels: number, classes: number) => vit(image, channels, 4, 64, 4, 2) + dense(64, classes);
+    expect(params("specs/vit.vlm")).toBe(model(32, 3, 10));
+    // Data-bound parameters flow into the encoder: MNIST-sized.
+    expect(params("specs/vit.vlm", { set: ["image_size=28", "channels=1", "classes=10"] })).toBe(model(28, 1, 10));
+    expect(params("specs/vit.vlm", { set: ["vision.depth=2"] })).toBe(model(32, 3, 10) - 2 * transformerBlock(64, 2));
+  });
+
+  it("CLIP (conv tower + text transformer + linear heads + logit scale)", () => {
+    const clip = convTower(3, 32, 64) + textTransformer(64, 16, 64, 2, 2) + 2 * dense(64, 64, false) + 1;
+    expect(params("specs/clip.vlm")).toBe(clip);
+    const mlpHeads = convTower(3, 32, 64) + textTransformer(64, 16, 64, 2, 2) + 2 * (dense(64, 128) + dense(128, 64)) + 1;
+    expect(params("specs/clip.vlm", { model: "ClipMlp" })).toBe(mlpHeads);
+  });
+
+  it("KOSMOS-style (conv tower + MLP projector + causal decoder over image and text tokens)", () => {
+    const width = 128;
+    const decoder = (imageTokens: number) =>
+      64 * width + (imageTokens + 16) * width + 2 * transformerBlock(width, 4) + layerNorm(width) + dense(width, 64);
+    const kosmos = convTower(3, 32, 64) + dense(64, width) + dense(width, width) + decoder(16);
+    expect(params("specs/kosmos.vlm")).toBe(kosmos);
+    // Resampler: learned queries, two norms over the queries and one over the image tokens,
+    // cross-attention (k/v kernels read the 64-wide image tokens), an MLP of ratio 2.
+    const crossAttention = 2 * width * width + 2 * 64 * width + 4 * width;
+    const resampler = 16 * width + 2 * layerNorm(width) + layerNorm(64) + crossAttention + mlp(width, 2 * width);
+    expect(params("specs/kosmos.vlm", { model: "KosmosResampler" })).toBe(convTower(3, 32, 64) + resampler + decoder(16));
+  });
+});
