@@ -1,0 +1,167 @@
+// `vlmc train <spec>`: compile the spec (data-bound parameters set from the dataset), load the
+// generated module, and run the trainer. Spec `train { }` values are the defaults; flags override.
+// Ctrl-C stops after the current step with a checkpoint; `--resume --out DIR` continues the run.
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import type { Argv } from "yargs";
+import { formatDiagnostics } from "../../compiler/diagnostics.js";
+import { BACKEND_CHOICES, BackendError, initBackend, type BackendRequest } from "../../runtime/backend.js";
+import { loadDataset } from "../../runtime/data/index.js";
+import { loadModel } from "../../runtime/model.js";
+import { OPTIMIZER_NAMES } from "../../runtime/train/optimizers.js";
+import { createProgress } from "../../runtime/train/progress.js";
+import { SCHEDULE_KINDS } from "../../runtime/train/schedule.js";
+import { compileForData, resolveSettings } from "../../runtime/train/setup.js";
+import { CHECKPOINT_DIR, TrainError, train } from "../../runtime/train/trainer.js";
+import { CliExit, UserError } from "../errors.js";
+import type { VlmcCommand } from "./types.js";
+
+export const trainCommand: VlmcCommand = {
+  command: "train <spec>",
+  describe: "Train a model from a spec; writes weights, checkpoints, metrics.jsonl and run.json to --out",
+  builder: (y: Argv) =>
+    y
+      .positional("spec", { type: "string", describe: "the .vlm spec file", demandOption: true })
+      .option("model", { type: "string", describe: "which model of the spec (default: the first)" })
+      .option("data", { type: "string", describe: "mnist, shapes, or a folder of images with labels.jsonl (default: the spec's train { data })" })
+      .option("epochs", { type: "number", describe: "passes over the training split" })
+      .option("steps", { type: "number", describe: "optimisation steps (instead of --epochs)" })
+      .option("batch", { type: "number", describe: "examples per step" })
+      .option("lr", { type: "number", describe: "peak learning rate" })
+      .option("optimizer", { type: "string", choices: OPTIMIZER_NAMES as string[], describe: "optimizer" })
+      .option("schedule", { type: "string", choices: SCHEDULE_KINDS as string[], describe: "learning-rate schedule after warmup" })
+      .option("warmup", { type: "number", describe: "steps of linear learning-rate warmup" })
+      .option("clip", { type: "number", describe: "clip gradients to this global norm" })
+      .option("weight-decay", { type: "number", describe: "weight decay (kernels only)" })
+      .option("seed", { type: "number", default: 0, describe: "seed of initialisation and data order" })
+      .option("data-seed", { type: "number", default: 0, describe: "seed of a generated dataset (shapes) or a folder's train/test split" })
+      .option("backend", { type: "string", choices: BACKEND_CHOICES as string[], describe: "tfjs backend (default: auto, or $VLMC_BACKEND)" })
+      .option("out", { alias: "o", type: "string", describe: "run directory (default: runs/<model>-<time>)" })
+      .option("resume", { type: "boolean", default: false, describe: "continue the run in --out from its last checkpoint" })
+      .option("set", { type: "string", array: true, default: [], describe: "override a model parameter: --set name=value (repeatable)" })
+      .option("limit", { type: "number", describe: "use only the first N examples of each split (quick runs)" })
+      .option("eval-every", { type: "number", describe: "also evaluate every N steps (default: every epoch)" })
+      .option("log-every", { type: "number", describe: "log the training loss every N steps (default 50)" }),
+  handler: async (args: Record<string, any>) => {
+    const spec = args.spec as string;
+    if (args.resume && !args.out) throw new UserError("--resume needs --out DIR: the run directory to continue", 2);
+
+    // Only the data name is needed before compiling; the spec names a default, so peek at it first.
+    const firstPass = compileForData(spec, { model: args.model, set: args.set as string[] }, undefined);
+    if (!firstPass.program) return printDiagnostics(firstPass);
+    const dataName = (args.data as string | undefined) ?? (firstPass.program.train.data as string | undefined);
+    if (!dataName) throw new UserError(`no dataset: give --data (mnist, shapes or a folder), or add data = "..." to the spec's train { }`, 2);
+    // The data's own seed stays fixed across training seeds, so runs with different --seed see the same data.
+    const dataset = loadDataset(dataName, { seed: args.dataSeed as number });
+
+    const compiled = compileForData(spec, { model: args.model, set: args.set as string[] }, dataset);
+    if (!compiled.program) return printDiagnostics(compiled);
+    const program = compiled.program;
+    if (compiled.diagnostics.length > 0) process.stderr.write(formatDiagnostics(compiled.diagnostics, compiled.sources) + "\n");
+    if (compiled.bound.length > 0) process.stderr.write(`data: set ${compiled.bound.join(", ")} from ${dataset.name}\n`);
+
+    let settings;
+    try {
+      settings = resolveSettings(program.train, {
+        epochs: args.epochs, steps: args.steps, batch: args.batch, lr: args.lr, optimizer: args.optimizer,
+        schedule: args.schedule, warmup: args.warmup, clip: args.clip, weightDecay: args.weightDecay,
+        seed: args.seed, evalEvery: args.evalEvery, logEvery: args.logEvery, limit: args.limit,
+      });
+    } catch (err) {
+      if (err instanceof TrainError) throw new UserError(err.message, 2);
+      throw err;
+    }
+
+    const backend = await startBackend(args.backend as BackendRequest | undefined);
+    process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+
+    const outDir = (args.out as string | undefined) ?? join("runs", `${program.model}-${timestamp()}`);
+    const model = await loadModel(program, { seed: settings.seed });
+    process.stderr.write(
+      `training ${program.model} from ${spec}: ${model.paramCount.toLocaleString("en-US")} parameters, ` +
+        `${settings.optimizer.name} lr ${settings.lr} (${settings.schedule}, warmup ${settings.warmup}), batch ${settings.batch}, ` +
+        `${settings.steps !== undefined ? plural(settings.steps, "step") : plural(settings.epochs, "epoch")}, seed ${settings.seed} → ${outDir}\n`,
+    );
+
+    // First Ctrl-C: finish the step, checkpoint, exit. Second: leave at once.
+    let stopRequested = false;
+    const onSigint = (): void => {
+      if (stopRequested) process.exit(130);
+      stopRequested = true;
+      process.stderr.write("\nstopping after this step (saving a checkpoint); press Ctrl-C again to quit now\n");
+    };
+    process.on("SIGINT", onSigint);
+    let result;
+    try {
+      result = await train({
+        ...settings,
+        model,
+        dataset,
+        outDir,
+        resume: args.resume as boolean,
+        backend,
+        checkKernels: true,
+        progress: createProgress(),
+        shouldStop: () => stopRequested,
+        spec,
+        data: dataName,
+        arguments: commandArguments(args),
+      });
+    } catch (err) {
+      if (err instanceof TrainError) throw new UserError(err.message);
+      throw err;
+    } finally {
+      process.off("SIGINT", onSigint);
+      model.dispose();
+    }
+
+    if (result.interrupted) {
+      process.stderr.write(
+        `interrupted at step ${result.step}; checkpoint in ${join(outDir, CHECKPOINT_DIR)}\n` +
+          `continue with: vlmc train ${process.argv.slice(3).filter((a) => a !== "--resume").join(" ")} --resume${args.out ? "" : ` --out ${outDir}`}\n`,
+      );
+      return 130;
+    }
+    const figures = Object.entries(result.metrics).map(([k, v]) => `${k} ${k.endsWith("accuracy") ? `${(v * 100).toFixed(2)}%` : v.toFixed(4)}`);
+    process.stdout.write(
+      `done: ${result.step} steps in ${result.run.wall_time_s.toFixed(1)} s (${result.run.ms_per_step} ms/step, ` +
+        `${Math.round(result.run.examples_per_s)} examples/s); ${figures.join(", ")}\n` +
+        `wrote ${join(outDir, "weights.safetensors")}, ${join(outDir, "run.json")}, ${join(outDir, "metrics.jsonl")}\n`,
+    );
+    return 0;
+  },
+};
+
+/** Starts the backend; a backend that cannot start is a user error, not a crash. */
+export async function startBackend(request: BackendRequest | undefined): Promise<{ name: string; reason: string }> {
+  // tfjs prints a banner on first use of its cpu backend unless in production mode; PROD also skips debug checks.
+  tf.env().set("PROD", true);
+  try {
+    return await initBackend(request);
+  } catch (err) {
+    if (err instanceof BackendError) throw new UserError(err.message, 1);
+    throw err;
+  }
+}
+
+function printDiagnostics(result: { diagnostics: Parameters<typeof formatDiagnostics>[0]; sources: Parameters<typeof formatDiagnostics>[1] }): never {
+  throw new CliExit(1, formatDiagnostics(result.diagnostics, result.sources));
+}
+
+/** The flags as given, for run.json (yargs' aliases and internals removed). */
+function commandArguments(args: Record<string, any>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    if (k === "_" || k === "$0" || k.includes("-") || k.length === 1 || v === undefined) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

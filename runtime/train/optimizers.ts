@@ -1,0 +1,172 @@
+// Optimizers over tfjs ops with explicit, checkpointable state. The update rules are PyTorch's
+// (torch.optim.SGD / Adam / AdamW), so hyper-parameters carry over from papers and reference code.
+//
+// Weight decay applies only to kernels (parameters whose last name segment ends in "kernel": dense
+// and conv weights, attention projections). Biases, norm scales, embedding and position tables,
+// class/learned tokens and scalars are not decayed: shrinking them towards zero has no
+// regularising meaning. AdamW decays decoupled (p ← p − lr·wd·p, then the Adam step); SGD and Adam
+// add wd·p to the gradient (classic L2).
+import * as tf from "@tensorflow/tfjs-core";
+
+export type OptimizerName = "sgd" | "adam" | "adamw";
+export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "adamw"];
+
+export interface OptimizerConfig {
+  name: OptimizerName;
+  /** SGD momentum (0 = plain SGD). Default 0.9. */
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** A host copy of one state tensor, for checkpoints. */
+export interface StateTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface Optimizer {
+  readonly config: Required<OptimizerConfig>;
+  /** Number of updates applied so far. */
+  readonly steps: number;
+  /** Applies one update with learning rate `lr`. Call inside tf.tidy; gradients are not disposed. */
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void;
+  /** State tensors by checkpoint name ("adam.m.<param>", "sgd.momentum.<param>"). */
+  saveState(): Map<string, StateTensor>;
+  /** Restores what `saveState` returned, with the step count it was saved at. */
+  loadState(state: ReadonlyMap<string, StateTensor>, steps: number): void;
+  dispose(): void;
+}
+
+/** Whether weight decay applies to the parameter named `name` (see the note at the top). */
+export function isDecayed(name: string): boolean {
+  const last = name.slice(name.lastIndexOf(".") + 1);
+  return last.endsWith("kernel");
+}
+
+export function createOptimizer(config: OptimizerConfig, params: ReadonlyMap<string, tf.Variable>): Optimizer {
+  const full: Required<OptimizerConfig> = {
+    name: config.name,
+    momentum: config.momentum ?? 0.9,
+    beta1: config.beta1 ?? 0.9,
+    beta2: config.beta2 ?? 0.999,
+    eps: config.eps ?? 1e-8,
+    weightDecay: config.weightDecay ?? (config.name === "adamw" ? 0.01 : 0),
+  };
+  switch (full.name) {
+    case "sgd":
+      return new Sgd(full, params);
+    case "adam":
+    case "adamw":
+      return new Adam(full, params);
+  }
+  throw new Error(`unknown optimizer ${JSON.stringify(config.name)}: expected one of ${OPTIMIZER_NAMES.join(", ")}`);
+}
+
+/** The state tensors shared by both optimizers: named slots per parameter, as variables. */
+abstract class OptimizerBase implements Optimizer {
+  steps = 0;
+  protected readonly slots = new Map<string, tf.Variable>();
+
+  constructor(
+    readonly config: Required<OptimizerConfig>,
+    protected readonly params: ReadonlyMap<string, tf.Variable>,
+    slotNames: string[],
+  ) {
+    for (const [name, param] of params) {
+      for (const slot of slotNames) {
+        const zeros = tf.zeros(param.shape);
+        this.slots.set(`${config.name}.${slot}.${name}`, tf.variable(zeros, false));
+        zeros.dispose(); // the variable holds its own reference to the data
+      }
+    }
+  }
+
+  abstract apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void;
+
+  protected slot(slot: string, param: string): tf.Variable {
+    return this.slots.get(`${this.config.name}.${slot}.${param}`)!;
+  }
+
+  /** The gradient with classic L2 decay added, for kernels. */
+  protected decayedGradient(name: string, param: tf.Variable, grad: tf.Tensor): tf.Tensor {
+    const wd = this.config.weightDecay;
+    return wd > 0 && isDecayed(name) ? tf.add(grad, tf.mul(param, wd)) : grad;
+  }
+
+  saveState(): Map<string, StateTensor> {
+    const out = new Map<string, StateTensor>();
+    for (const [name, v] of this.slots) out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+    return out;
+  }
+
+  loadState(state: ReadonlyMap<string, StateTensor>, steps: number): void {
+    for (const [name, variable] of this.slots) {
+      const saved = state.get(name);
+      if (!saved) throw new Error(`the checkpoint's optimizer state has no ${name} (was it saved by another optimizer?)`);
+      if (saved.data.length !== variable.size) throw new Error(`optimizer state ${name} has ${saved.data.length} values, expected ${variable.size}`);
+      tf.tidy(() => variable.assign(tf.tensor(saved.data, variable.shape, "float32")));
+    }
+    this.steps = steps;
+  }
+
+  dispose(): void {
+    for (const v of this.slots.values()) v.dispose();
+  }
+}
+
+/** torch.optim.SGD: buf ← μ·buf + g; p ← p − lr·buf (no state when μ = 0). */
+class Sgd extends OptimizerBase {
+  constructor(config: Required<OptimizerConfig>, params: ReadonlyMap<string, tf.Variable>) {
+    super(config, params, config.momentum > 0 ? ["momentum"] : []);
+  }
+
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    const { momentum } = this.config;
+    for (const [name, param] of this.params) {
+      const raw = grads.get(name);
+      if (!raw) continue;
+      let step = this.decayedGradient(name, param, raw);
+      if (momentum > 0) {
+        const buf = this.slot("momentum", name);
+        buf.assign(tf.add(tf.mul(buf, momentum), step));
+        step = buf;
+      }
+      param.assign(tf.sub(param, tf.mul(step, lr)));
+    }
+    this.steps++;
+  }
+}
+
+/**
+ * torch.optim.Adam / AdamW: m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+ * p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε); AdamW first shrinks kernels: p ← p·(1 − lr·wd).
+ */
+class Adam extends OptimizerBase {
+  constructor(config: Required<OptimizerConfig>, params: ReadonlyMap<string, tf.Variable>) {
+    super(config, params, ["m", "v"]);
+  }
+
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    const { beta1, beta2, eps, weightDecay, name: kind } = this.config;
+    const t = this.steps + 1;
+    const stepSize = lr / (1 - beta1 ** t);
+    const sqrtCorrection2 = Math.sqrt(1 - beta2 ** t);
+    for (const [name, param] of this.params) {
+      const raw = grads.get(name);
+      if (!raw) continue;
+      const decoupled = kind === "adamw";
+      const g = decoupled ? raw : this.decayedGradient(name, param, raw);
+      const m = this.slot("m", name);
+      const v = this.slot("v", name);
+      m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+      v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2)));
+      const start = decoupled && weightDecay > 0 && isDecayed(name) ? tf.mul(param, 1 - lr * weightDecay) : param;
+      const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2), eps);
+      param.assign(tf.sub(start, tf.mul(tf.div(m, denom), stepSize)));
+    }
+    this.steps = t;
+  }
+}

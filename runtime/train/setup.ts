@@ -1,0 +1,132 @@
+// Getting from "a spec, some flags, a dataset" to "a program and settings to train": compile with
+// the data-bound parameters filled in from the dataset, and merge the spec's `train { }` defaults
+// with the command-line flags. Shared by `vlmc train` and `vlmc eval` so that evaluation compiles
+// exactly the model that training produced.
+import { compileFile, type CompileResult } from "../../compiler/index.js";
+import type { IRProgram, TrainConfig } from "../../compiler/ir.js";
+import type { Dataset } from "../data/types.js";
+import { OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from "./optimizers.js";
+import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.js";
+import { TrainError, type TrainSettings } from "./trainer.js";
+
+/** Model parameters the trainer may set from the data, unless the user set them with --set. */
+export const DATA_BOUND_PARAMS = ["image_size", "channels", "classes"] as const;
+
+export interface DataBoundCompile extends CompileResult {
+  /** `name=value` for each data-bound parameter that was set from the dataset. */
+  bound: string[];
+}
+
+/**
+ * Compiles `spec` with the user's `--set` overrides; when the model declares a data-bound
+ * parameter the user did not set and its value differs from the dataset's, compiles again with it
+ * set from the data (square images only for image_size).
+ */
+export function compileForData(spec: string, opts: { model?: string; set: string[] }, dataset: Dataset | undefined): DataBoundCompile {
+  const first = compileFile(spec, { ...(opts.model ? { model: opts.model } : {}), set: opts.set });
+  if (!first.program || !dataset) return { ...first, bound: [] };
+  const bound = dataBoundOverrides(first.program, dataset);
+  if (bound.length === 0) return { ...first, bound };
+  const second = compileFile(spec, { ...(opts.model ? { model: opts.model } : {}), set: [...opts.set, ...bound] });
+  return { ...second, bound };
+}
+
+function dataBoundOverrides(program: IRProgram, dataset: Dataset): string[] {
+  const top = program.modules.find((m) => m.path === "");
+  if (!top) return [];
+  const trainSplit = dataset.splits["train"] ?? Object.values(dataset.splits)[0];
+  if (!trainSplit) return [];
+  const [h, w, c] = trainSplit.imageShape;
+  const fromData: Record<(typeof DATA_BOUND_PARAMS)[number], number | undefined> = {
+    image_size: h === w ? h : undefined,
+    channels: c,
+    classes: dataset.classes.length > 0 ? dataset.classes.length : undefined,
+  };
+  const out: string[] = [];
+  for (const name of DATA_BOUND_PARAMS) {
+    const declared = top.args[name];
+    const value = fromData[name];
+    if (typeof declared !== "number" || value === undefined) continue;
+    if (top.argSources[name] === "set") continue;
+    if (declared !== value) out.push(`${name}=${value}`);
+  }
+  return out;
+}
+
+/** Command-line flags that override the spec's training defaults (undefined = not given). */
+export interface TrainFlags {
+  epochs?: number;
+  steps?: number;
+  batch?: number;
+  lr?: number;
+  optimizer?: string;
+  schedule?: string;
+  warmup?: number;
+  clip?: number;
+  weightDecay?: number;
+  seed?: number;
+  evalEvery?: number;
+  logEvery?: number;
+  limit?: number;
+}
+
+/** Spec defaults (`train { }`) overridden by flags; validated, with a clear message per bad value. */
+export function resolveSettings(train: TrainConfig, flags: TrainFlags): TrainSettings {
+  const num = (flag: number | undefined, key: string, fallback: number | undefined): number | undefined => {
+    if (flag !== undefined) return flag;
+    const v = train[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== "number") throw new TrainError(`the spec's train { ${key} = ${JSON.stringify(v)} } must be a number`);
+    return v;
+  };
+  const str = (flag: string | undefined, key: string, fallback: string): string => {
+    const v = flag ?? train[key] ?? fallback;
+    if (typeof v !== "string") throw new TrainError(`the spec's train { ${key} = ${JSON.stringify(v)} } must be a string`);
+    return v;
+  };
+
+  // --epochs on the command line wins over a `steps` in the spec, and --steps over `epochs`.
+  const steps = flags.steps ?? (flags.epochs === undefined ? num(undefined, "steps", undefined) : undefined);
+  const epochs = num(flags.epochs, "epochs", 10)!;
+  const optimizerName = str(flags.optimizer, "optimizer", "adam");
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optimizerName)) {
+    throw new TrainError(`unknown optimizer '${optimizerName}': expected one of ${OPTIMIZER_NAMES.join(", ")}`);
+  }
+  const schedule = str(flags.schedule, "schedule", "constant");
+  if (!(SCHEDULE_KINDS as readonly string[]).includes(schedule)) {
+    throw new TrainError(`unknown schedule '${schedule}': expected one of ${SCHEDULE_KINDS.join(", ")}`);
+  }
+  const optimizer: OptimizerConfig = { name: optimizerName as OptimizerName };
+  const momentum = num(undefined, "momentum", undefined);
+  if (momentum !== undefined) optimizer.momentum = momentum;
+  const weightDecay = num(flags.weightDecay, "weight_decay", undefined);
+  if (weightDecay !== undefined) optimizer.weightDecay = weightDecay;
+
+  const settings: TrainSettings = {
+    epochs,
+    batch: num(flags.batch, "batch", 32)!,
+    lr: num(flags.lr, "lr", 1e-3)!,
+    optimizer,
+    schedule: schedule as ScheduleKind,
+    warmup: num(flags.warmup, "warmup", 0)!,
+    seed: flags.seed ?? 0,
+  };
+  if (steps !== undefined) settings.steps = steps;
+  const clip = num(flags.clip, "clip", undefined);
+  if (clip !== undefined && clip > 0) settings.clip = clip;
+  if (flags.evalEvery !== undefined) settings.evalEvery = flags.evalEvery;
+  if (flags.logEvery !== undefined) settings.logEvery = flags.logEvery;
+  if (flags.limit !== undefined) settings.limit = flags.limit;
+
+  const positiveInts: [string, number | undefined][] = [
+    ["epochs", settings.epochs], ["steps", settings.steps], ["batch", settings.batch], ["eval-every", settings.evalEvery],
+    ["log-every", settings.logEvery], ["limit", settings.limit],
+  ];
+  for (const [name, v] of positiveInts) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new TrainError(`${name} must be a positive integer, got ${v}`);
+  }
+  if (!Number.isInteger(settings.warmup) || settings.warmup < 0) throw new TrainError(`warmup must be a whole number of steps, got ${settings.warmup}`);
+  if (!(settings.lr > 0) || !Number.isFinite(settings.lr)) throw new TrainError(`lr must be a positive number, got ${settings.lr}`);
+  if (!Number.isInteger(settings.seed)) throw new TrainError(`seed must be an integer, got ${settings.seed}`);
+  return settings;
+}
