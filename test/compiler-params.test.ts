@@ -36,8 +36,10 @@ describe("parameter counts match the closed forms", () => {
     expect(params("specs/convnet.vlm", { set: ["classes=5"] })).toBe(lenet(5));
   });
 
-  it("ViT classifier (32×32×3, patch 4, dim 64, depth 4, mlp ratio 2)", () => {
-    const model = (image: number, channels: number, classes: number) => vit(image, channels, 4, 64, 4, 2) + dense(64, classes);
+  it("ViT classifier (32×32×3, patch image_size / 4, dim 64, depth 4, mlp ratio 2)", () => {
+    // The spec derives the patch from the image: a 4×4 grid of patches on any input size.
+    const model = (image: number, channels: number, classes: number) =>
+      vit(image, channels, Math.floor(image / 4), 64, 4, 2) + dense(64, classes);
     expect(params("specs/vit.vlm")).toBe(model(32, 3, 10));
     // Data-bound parameters flow into the encoder: MNIST-sized.
     expect(params("specs/vit.vlm", { set: ["image_size=28", "channels=1", "classes=10"] })).toBe(model(28, 1, 10));
