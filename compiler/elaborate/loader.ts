@@ -33,14 +33,26 @@ function findPackageRoot(): string | null {
 
 const packageRoot = findPackageRoot();
 
+/** Import prefixes that fall back to the bundled specs/ folder. */
+const BUNDLED_PREFIXES = ["std/", "hf/"];
+
 /** The bundled standard library directory (specs/std). */
 export function stdDirectory(): string | null {
   return packageRoot ? path.join(packageRoot, "specs", "std") : null;
 }
 
-/** How a file is named in diagnostics, spans and the hash: relative to the cwd, with '/' separators. */
+/**
+ * How a file is named in diagnostics, spans and the hash: relative to the cwd, with '/' separators.
+ * A bundled library file seen from outside the package is named as it is imported ("std/layers.vlm")
+ * rather than by a long "../../…" path that depends on where vlmc is installed.
+ */
 export function displayName(absolute: string): string {
   const rel = path.relative(process.cwd(), absolute) || path.basename(absolute);
+  if (rel.startsWith("..") && packageRoot) {
+    const inSpecs = path.relative(path.join(packageRoot, "specs"), absolute);
+    const bundled = inSpecs.split(path.sep).join("/");
+    if (BUNDLED_PREFIXES.some((prefix) => bundled.startsWith(prefix))) return bundled;
+  }
   return rel.split(path.sep).join("/");
 }
 
@@ -144,9 +156,6 @@ export function loadSources(entryPath: string, entryText?: string): LoadedSource
   }
   return result;
 }
-
-/** Import prefixes that fall back to the bundled specs/<prefix> when no local file exists. */
-const BUNDLED_PREFIXES = ["std/", "hf/"];
 
 /**
  * `import "x.vlm"` is relative to the importing file; "std/…" falls back to the bundled library,
