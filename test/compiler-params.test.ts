@@ -47,16 +47,16 @@ describe("parameter counts match the closed forms", () => {
   });
 
   it("CLIP (conv tower + text transformer + linear heads + logit scale)", () => {
-    const clip = convTower(3, 32, 64) + textTransformer(64, 16, 64, 2, 2) + 2 * dense(64, 64, false) + 1;
+    const clip = convTower(3, 32, 64) + textTransformer(64, 12, 64, 2, 2) + 2 * dense(64, 64, false) + 1;
     expect(params("specs/clip.vlm")).toBe(clip);
-    const mlpHeads = convTower(3, 32, 64) + textTransformer(64, 16, 64, 2, 2) + 2 * (dense(64, 128) + dense(128, 64)) + 1;
+    const mlpHeads = convTower(3, 32, 64) + textTransformer(64, 12, 64, 2, 2) + 2 * (dense(64, 128) + dense(128, 64)) + 1;
     expect(params("specs/clip.vlm", { model: "ClipMlp" })).toBe(mlpHeads);
   });
 
   it("KOSMOS-style (conv tower + MLP projector + causal decoder over image and text tokens)", () => {
     const width = 128;
     const decoder = (imageTokens: number) =>
-      64 * width + (imageTokens + 16) * width + 2 * transformerBlock(width, 4) + layerNorm(width) + dense(width, 64);
+      64 * width + (imageTokens + 12) * width + 2 * transformerBlock(width, 4) + layerNorm(width) + dense(width, 64);
     const kosmos = convTower(3, 32, 64) + dense(64, width) + dense(width, width) + decoder(16);
     expect(params("specs/kosmos.vlm")).toBe(kosmos);
     // Resampler: learned queries, two norms over the queries and one over the image tokens,

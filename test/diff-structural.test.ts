@@ -144,7 +144,8 @@ describe("bundled variants", () => {
     const diff = diffPrograms(kosmos, resampled);
     expect(diff.visualTokens.a).toMatchObject({ tokens: 16, connector: "decoder", shape: ["B", 16, 128] });
     expect(diff.visualTokens.b).toMatchObject({ tokens: 8, connector: "decoder" });
-    expect(diff.weights.reshaped).toEqual([{ name: "decoder.pos.table", a: [32, 128], b: [24, 128] }]);
+    // Positions over 16 (or 8) image tokens + seq_len = 12 text tokens.
+    expect(diff.weights.reshaped).toEqual([{ name: "decoder.pos.table", a: [28, 128], b: [20, 128] }]);
 
     const clip = compile("specs/clip.vlm");
     expect(diffPrograms(clip, clip).visualTokens.a).toMatchObject({ tokens: 1, connector: "connector", shape: ["B", 64] });

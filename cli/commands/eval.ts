@@ -1,5 +1,8 @@
 // `vlmc eval <spec> --weights FILE`: compile the spec exactly as training did (data-bound
-// parameters from the same dataset), load the weights, and report loss and accuracy on a split.
+// parameters from the same dataset, the tokenizer saved beside the weights), load the weights,
+// and report loss and accuracy on a split. Text models (train { task = "contrastive" | "lm" })
+// report their task's figures — zero-shot and retrieval accuracy, or answer accuracy per question
+// type — on the split and on the dataset's heldout split when it has one (runtime/tasks/report.ts).
 import type { Argv } from "yargs";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
 import { BACKEND_CHOICES, type BackendRequest } from "../../runtime/backend.js";
@@ -9,10 +12,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { loadWeightsInto, WeightsMismatchError } from "../../runtime/io/checkpoint.js";
 import { loadModel } from "../../runtime/model.js";
+import { taskNameOf, taskReadsText } from "../../runtime/tasks/index.js";
+import { taskReport } from "../../runtime/tasks/report.js";
+import { WordTokenizer } from "../../runtime/text/tokenizer.js";
 import { checkClassCount, evaluate } from "../../runtime/train/evaluate.js";
 import { planInputs } from "../../runtime/train/inputs.js";
 import { compileForData } from "../../runtime/train/setup.js";
-import { formatMetrics } from "../../runtime/train/trainer.js";
+import { formatMetrics, TOKENIZER_FILE } from "../../runtime/train/trainer.js";
 import { CliExit, UserError } from "../errors.js";
 import { startBackend } from "./train.js";
 import type { VlmcCommand } from "./types.js";
@@ -48,7 +54,11 @@ export const evalCommand: VlmcCommand = {
     const split = dataset.splits[splitName];
     if (!split) throw new DataError(`dataset ${dataset.name} has no '${splitName}' split (it has ${Object.keys(dataset.splits).join(", ")})`);
 
-    const compiled = compileForData(spec, { model: args.model, set: args.set as string[] }, dataset);
+    // A text model encodes with the tokenizer it was trained with, saved beside its weights.
+    if (!existsSync(args.weights as string)) throw new DataError("no such weights file (a run writes weights.safetensors in its --out directory)", args.weights as string);
+    const task = taskNameOf(firstPass.program);
+    const tokenizer = taskReadsText(task) ? WordTokenizer.load(join(dirname(args.weights as string), TOKENIZER_FILE)) : undefined;
+    const compiled = compileForData(spec, { model: args.model, set: args.set as string[], ...(tokenizer ? { tokenizer } : {}) }, dataset);
     if (!compiled.program) throw new CliExit(1, formatDiagnostics(compiled.diagnostics, compiled.sources));
     if (compiled.bound.length > 0) process.stderr.write(`data: set ${compiled.bound.join(", ")} from ${dataset.name}\n`);
 
@@ -58,18 +68,32 @@ export const evalCommand: VlmcCommand = {
     const model = await loadModel(compiled.program, { initialize: false });
     try {
       model.setParams(loadWeights(compiled.program.params, args.weights as string));
-      const plan = planInputs(model.module.inputs, split, dataset);
+      const fed = compiled.dataset ?? dataset;
+      const plan = planInputs(model.module.inputs, fed.splits[splitName]!, fed);
       for (const note of plan.notes) process.stderr.write(`data: ${note}\n`);
       checkClassCount(model, dataset);
-      const metrics = evaluate(model, split, plan, { batch: args.batch as number, ...(args.limit ? { limit: args.limit as number } : {}) });
-      if (args.json) {
-        const flat: Record<string, unknown> = {};
-        if (metrics.accuracy !== undefined) flat["accuracy"] = metrics.accuracy;
-        if (metrics.loss !== undefined) flat["loss"] = metrics.loss;
-        Object.assign(flat, { examples: metrics.examples, split: splitName, model: compiled.program.model, data: dataset.name, backend: backend.name });
-        process.stdout.write(JSON.stringify(flat) + "\n");
+      const options = { batch: args.batch as number, ...(args.limit ? { limit: args.limit as number } : {}) };
+      const metrics = evaluate(model, fed.splits[splitName]!, plan, options);
+      const header = { examples: metrics.examples, split: splitName, model: compiled.program.model, data: dataset.name, backend: backend.name };
+      if (task === "classify") {
+        if (args.json) {
+          const flat: Record<string, unknown> = {};
+          if (metrics.accuracy !== undefined) flat["accuracy"] = metrics.accuracy;
+          if (metrics.loss !== undefined) flat["loss"] = metrics.loss;
+          process.stdout.write(JSON.stringify({ ...flat, ...header }) + "\n");
+        } else {
+          process.stdout.write(`${compiled.program.model} on ${dataset.name} ${splitName}: ${formatMetrics(metrics)}\n`);
+        }
       } else {
-        process.stdout.write(`${compiled.program.model} on ${dataset.name} ${splitName}: ${formatMetrics(metrics)}\n`);
+        // The unseen colour–shape combinations are what zero-shot and QA generalisation are about.
+        const heldoutName = splitName !== "heldout" && fed.splits["heldout"] ? "heldout" : undefined;
+        const heldout = heldoutName ? { split: heldoutName, metrics: evaluate(model, fed.splits[heldoutName]!, plan, options) } : undefined;
+        const report = taskReport(task, { split: splitName, metrics }, heldout);
+        if (args.json) {
+          process.stdout.write(JSON.stringify({ ...report.json, ...header }) + "\n");
+        } else {
+          process.stdout.write(`${compiled.program.model} on ${dataset.name}:\n${report.lines.map((l) => `  ${l}`).join("\n")}\n`);
+        }
       }
     } finally {
       model.dispose();

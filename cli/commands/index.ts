@@ -9,6 +9,7 @@ import { compileCommand } from "./compile.js";
 import { inspectCommand } from "./inspect.js";
 import { importCommand } from "./import.js";
 import { runCommand } from "./run.js";
+import { predictCommand } from "./predict.js";
 import { diffCommand } from "./diff.js";
 
 export const commands: VlmcCommand[] = [
@@ -21,5 +22,6 @@ export const commands: VlmcCommand[] = [
   inspectCommand,
   importCommand,
   runCommand,
+  predictCommand,
   diffCommand,
 ];

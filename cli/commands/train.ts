@@ -96,7 +96,12 @@ export const trainCommand: VlmcCommand = {
       result = await train({
         ...settings,
         model,
-        dataset,
+        // The dataset as the model's task feeds it (captions → tokens, QA pairs → sequences).
+        dataset: compiled.dataset ?? dataset,
+        ...(compiled.tokenizer ? { tokenizer: compiled.tokenizer } : {}),
+        // Every other split once at the end (the shapes world's heldout: zero-shot, QA on unseen
+        // combinations); the trainer skips the evaluation split, which it scores anyway.
+        finalEvalSplits: Object.keys(dataset.splits).filter((name) => name !== "train"),
         outDir,
         resume: args.resume as boolean,
         backend,
@@ -122,7 +127,7 @@ export const trainCommand: VlmcCommand = {
       );
       return 130;
     }
-    const figures = Object.entries(result.metrics).map(([k, v]) => `${k} ${k.endsWith("accuracy") ? `${(v * 100).toFixed(2)}%` : v.toFixed(4)}`);
+    const figures = Object.entries(result.metrics).map(([k, v]) => `${k} ${k.includes("accuracy") || k.endsWith("chance") ? `${(v * 100).toFixed(2)}%` : v.toFixed(4)}`);
     process.stdout.write(
       `done: ${result.step} steps in ${result.run.wall_time_s.toFixed(1)} s (${result.run.ms_per_step} ms/step, ` +
         `${Math.round(result.run.examples_per_s)} examples/s); ${figures.join(", ")}\n` +

@@ -1,9 +1,12 @@
 // Evaluation over a whole split: the mean loss per example and, for classifiers, the accuracy of the
 // arg-max of the logits. Forward only (no gradients), in batches; one small host read per batch.
+// A split wrapped by a task (runtime/tasks) adds the task's own metrics: zero-shot and retrieval
+// accuracy for a contrastive model, answer accuracy for a decoder.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset, Split } from "../data/types.js";
 import { DataError } from "../data/types.js";
 import type { Model } from "../model.js";
+import { isTaskSplit } from "../tasks/types.js";
 import { sequentialBatches } from "./batches.js";
 import { batchInputs, disposeInputs, type InputPlan } from "./inputs.js";
 
@@ -13,6 +16,8 @@ export interface EvalMetrics {
   /** Fraction of examples whose arg-max logit is the label (classifiers only). */
   accuracy?: number;
   examples: number;
+  /** Task metrics (runtime/tasks), e.g. zero_shot_accuracy, qa_accuracy, qa_accuracy_colour. */
+  [metric: string]: number | undefined;
 }
 
 export interface EvalOptions {
@@ -68,5 +73,10 @@ export function evaluate(model: Model, split: Split, plan: InputPlan, options: E
   const metrics: EvalMetrics = { examples: size };
   if (wantLoss) metrics.loss = size > 0 ? lossSum / size : Number.NaN;
   if (scored) metrics.accuracy = size > 0 ? correct / size : Number.NaN;
+  if (isTaskSplit(split) && split.task.score) {
+    // The task counts examples of the base split (an "lm" split has several sequences per example).
+    const baseLimit = options.limit !== undefined ? Math.ceil((options.limit * split.base.size) / Math.max(1, split.size)) : undefined;
+    Object.assign(metrics, split.task.score(model, split, plan, { batch: options.batch, ...(baseLimit !== undefined ? { limit: baseLimit } : {}) }));
+  }
   return metrics;
 }

@@ -8,6 +8,9 @@ import type { BatchField, Dataset, Split } from "../data/types.js";
 import { DataError } from "../data/types.js";
 import type { GeneratedModule } from "../model.js";
 
+/** Inputs that runtime/tasks builds from text (see contrastive.ts, lm.ts). */
+const TEXT_FIELDS = ["tokens", "targets", "target_mask"];
+
 export interface InputPlan {
   /** Model input name → how to make it from a batch. */
   fields: { name: string; dtype: "float32" | "int32"; fitTo?: ImageShape }[];
@@ -24,9 +27,13 @@ export function planInputs(inputs: GeneratedModule["inputs"], split: Split, data
   for (const input of inputs) {
     const field = available[input.name];
     if (!field) {
+      // Text fields are not in any dataset: the model's task (runtime/tasks) makes them from captions and QA pairs.
+      const hint = TEXT_FIELDS.includes(input.name)
+        ? `; text inputs are made by the model's task: add task = "contrastive" (tokens) or task = "lm" (tokens, targets, target_mask) to its train { }`
+        : "";
       throw new DataError(
         `the model reads an input '${input.name}' that dataset ${dataset.name} does not provide ` +
-          `(it provides ${Object.keys(available).join(", ")})`,
+          `(it provides ${Object.keys(available).join(", ")})${hint}`,
       );
     }
     if (field.dtype !== input.dtype) {

@@ -5,33 +5,54 @@
 import { compileFile, type CompileResult } from "../../compiler/index.js";
 import type { IRProgram, TrainConfig } from "../../compiler/ir.js";
 import type { Dataset } from "../data/types.js";
+import { buildTokenizer, createTask, taskDataset, taskNameOf, taskReadsText, type Task } from "../tasks/index.js";
+import type { WordTokenizer } from "../text/tokenizer.js";
 import { OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from "./optimizers.js";
 import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.js";
 import { TrainError, type TrainSettings } from "./trainer.js";
 
-/** Model parameters the trainer may set from the data, unless the user set them with --set. */
-export const DATA_BOUND_PARAMS = ["image_size", "channels", "classes"] as const;
+/**
+ * Model parameters the trainer may set from the data, unless the user set them with --set. `vocab`
+ * comes from the tokenizer (built from the training text, or loaded from beside the weights).
+ * seq_len is not bound: it is checked against the longest training text instead, so that
+ * `vlmc predict`, which has no dataset, compiles the same model from the spec and the tokenizer.
+ */
+export const DATA_BOUND_PARAMS = ["image_size", "channels", "classes", "vocab"] as const;
 
 export interface DataBoundCompile extends CompileResult {
   /** `name=value` for each data-bound parameter that was set from the dataset. */
   bound: string[];
+  /** The model's task (when a dataset was given); text tasks carry their tokenizer. */
+  task?: Task;
+  /** The dataset as the task feeds the model (each split wrapped by the task). */
+  dataset?: Dataset;
+  /** The tokenizer of a text task: `opts.tokenizer`, or one built from the training split. */
+  tokenizer?: WordTokenizer;
 }
 
 /**
  * Compiles `spec` with the user's `--set` overrides; when the model declares a data-bound
  * parameter the user did not set and its value differs from the dataset's, compiles again with it
- * set from the data (square images only for image_size).
+ * set from the data (square images only for image_size). For a text task (train { task =
+ * "contrastive" | "lm" }) the tokenizer is `opts.tokenizer` (evaluation: the one saved beside the
+ * weights) or built from the training split, and `vocab` is bound to its size.
  */
-export function compileForData(spec: string, opts: { model?: string; set: string[] }, dataset: Dataset | undefined): DataBoundCompile {
+export function compileForData(
+  spec: string,
+  opts: { model?: string; set: string[]; tokenizer?: WordTokenizer },
+  dataset: Dataset | undefined,
+): DataBoundCompile {
   const first = compileFile(spec, { ...(opts.model ? { model: opts.model } : {}), set: opts.set });
   if (!first.program || !dataset) return { ...first, bound: [] };
-  const bound = dataBoundOverrides(first.program, dataset);
-  if (bound.length === 0) return { ...first, bound };
-  const second = compileFile(spec, { ...(opts.model ? { model: opts.model } : {}), set: [...opts.set, ...bound] });
-  return { ...second, bound };
+  const tokenizer = taskReadsText(taskNameOf(first.program)) ? (opts.tokenizer ?? buildTokenizer(dataset)) : undefined;
+  const bound = dataBoundOverrides(first.program, dataset, tokenizer);
+  const result = bound.length === 0 ? first : compileFile(spec, { ...(opts.model ? { model: opts.model } : {}), set: [...opts.set, ...bound] });
+  if (!result.program) return { ...result, bound };
+  const task = createTask(result.program, tokenizer ? { tokenizer } : undefined, dataset);
+  return { ...result, bound, task, dataset: taskDataset(task, dataset), ...(tokenizer ? { tokenizer } : {}) };
 }
 
-function dataBoundOverrides(program: IRProgram, dataset: Dataset): string[] {
+function dataBoundOverrides(program: IRProgram, dataset: Dataset, tokenizer: WordTokenizer | undefined): string[] {
   const top = program.modules.find((m) => m.path === "");
   if (!top) return [];
   const trainSplit = dataset.splits["train"] ?? Object.values(dataset.splits)[0];
@@ -41,6 +62,7 @@ function dataBoundOverrides(program: IRProgram, dataset: Dataset): string[] {
     image_size: h === w ? h : undefined,
     channels: c,
     classes: dataset.classes.length > 0 ? dataset.classes.length : undefined,
+    vocab: tokenizer?.size,
   };
   const out: string[] = [];
   for (const name of DATA_BOUND_PARAMS) {

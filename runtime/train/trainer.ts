@@ -27,6 +27,10 @@ import { createOptimizer, type OptimizerConfig } from "./optimizers.js";
 import { silentProgress, type Progress } from "./progress.js";
 import { MetricsLog, writeRunInfo, type RunInfo } from "./run-files.js";
 import { learningRate, type ScheduleKind } from "./schedule.js";
+import type { WordTokenizer } from "../text/tokenizer.js";
+
+/** The tokenizer of a text model, saved beside the weights so eval and predict encode alike. */
+export const TOKENIZER_FILE = "tokenizer.json";
 
 /** A problem with the run's settings (not the data, not a bug): printed to the user as is. */
 export class TrainError extends Error {
@@ -55,6 +59,8 @@ export interface TrainSettings {
   trainSplit?: string;
   evalSplit?: string;
   evalBatch?: number;
+  /** Splits evaluated once more at the end (e.g. the shapes world's heldout), as <split>_<metric>. */
+  finalEvalSplits?: string[];
 }
 
 export interface TrainOptions extends TrainSettings {
@@ -68,6 +74,8 @@ export interface TrainOptions extends TrainSettings {
   /** Run the kernel availability check before the first step (the CLI does; it costs a few forward passes). */
   checkKernels?: boolean;
   progress?: Progress;
+  /** A text model's tokenizer: written to outDir/tokenizer.json before the first step. */
+  tokenizer?: WordTokenizer;
   /** Polled after every step; true ends the run early with a checkpoint (SIGINT). */
   shouldStop?: () => boolean;
   /** For run.json: the spec path, the data name and the arguments as given. */
@@ -168,6 +176,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } else {
     metricsLog.reset();
   }
+  options.tokenizer?.save(join(outDir, TOKENIZER_FILE));
 
   const saveState = (interrupted: boolean): void => {
     saveCheckpoint(checkpointDir, {
@@ -211,6 +220,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let order: number[] = [];
   let orderEpoch = -1;
   let interrupted = false;
+  const finalEvals: [string, EvalMetrics][] = [];
   let speedMark = { time: performance.now(), step };
   let examplesPerSecond = 0;
   try {
@@ -256,6 +266,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // The evaluation and checkpoint above must not count against the step throughput.
       if (evalDue || epochEnded) speedMark = { time: performance.now(), step };
     }
+    if (!interrupted) {
+      for (const name of options.finalEvalSplits ?? []) {
+        if (name === evalSplitName || !dataset.splits[name]) continue;
+        const extra = evaluate(model, dataset.splits[name]!, plan, evalOptions);
+        finalEvals.push([name, extra]);
+        metricsLog.append({ kind: "eval", step, epoch: epochOf(step), split: name, ...definedNumbers(extra) });
+        progress.line(`eval ${name} @ step ${step}: ${formatMetrics(extra)}`);
+      }
+    }
     saveState(interrupted);
   } finally {
     lossWindow.dispose();
@@ -272,6 +291,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const metrics: Record<string, number> = {};
   if (lastTrainLoss !== undefined) metrics["train_loss"] = lastTrainLoss;
   if (lastEval) for (const [k, v] of Object.entries(definedNumbers(lastEval.metrics))) if (k !== "examples") metrics[`${lastEval.split}_${k}`] = v;
+  for (const [name, extra] of finalEvals) for (const [k, v] of Object.entries(definedNumbers(extra))) if (k !== "examples") metrics[`${name}_${k}`] = v;
   const stepsDone = step;
   const run: RunInfo = {
     spec: options.spec,
@@ -325,6 +345,12 @@ function definedNumbers(metrics: EvalMetrics): Record<string, number> {
 export function formatMetrics(metrics: EvalMetrics): string {
   const parts: string[] = [];
   if (metrics.accuracy !== undefined) parts.push(`accuracy ${(metrics.accuracy * 100).toFixed(2)}%`);
+  // Task metrics (runtime/tasks): the headline ones; per-type QA figures stay in the logs.
+  for (const key of ["retrieval_accuracy", "zero_shot_accuracy", "qa_accuracy"]) {
+    const v = metrics[key];
+    if (v !== undefined) parts.push(`${key.replace(/_/g, " ")} ${(v * 100).toFixed(2)}%`);
+  }
+  if (metrics["zero_shot_chance"] !== undefined) parts.push(`(zero-shot chance ${(metrics["zero_shot_chance"] * 100).toFixed(2)}%)`);
   if (metrics.loss !== undefined) parts.push(`loss ${metrics.loss.toFixed(4)}`);
   parts.push(`${metrics.examples} examples`);
   return parts.join(", ");
