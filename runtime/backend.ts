@@ -12,6 +12,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { registerWasmGradients } from "./ops/wasm-gradients.js";
 import { ensureTfjsGradients } from "./ops/tfjs-gradients.js";
+import { registerWasmKernels } from "./wasm-kernels.js";
 
 export type BackendRequest = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendRequest[] = ["auto", "tensorflow", "wasm", "cpu"];
@@ -113,6 +114,7 @@ async function activateWasm(): Promise<void> {
     setWasmPaths(wasmBinaryDir());
     wasmPathsSet = true;
   }
+  registerWasmKernels();
   await activate("wasm");
 }
 

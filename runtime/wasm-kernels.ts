@@ -1,0 +1,100 @@
+// Faster forms of two wasm kernels (tfjs-backend-wasm 4.22.0), registered over the stock ones.
+//
+// - Sum over leading (or any contiguous run of non-last) axes: every bias gradient (dense biases sum
+//   dy over [B·N], conv biases over [N, H, W]), layer-norm β/γ gradients. The stock kernel first
+//   transposes the reduced axes to the end and then sums rows; the transpose dominates ([131072, 32]
+//   over axis 0: ~50 ms). Here it is XNNPACK's average pooling of x viewed as [P, M, 1, C] with an
+//   [M, 1] window, times M (~1.1 ms; error against a float64 sum no larger than the stock kernel's).
+//   (ones[1, M] · x as a 2-D matmul is fast only when x is reused: XNNPACK packs the right operand
+//   as weights on every new tensor, 32 ms for the same sum.)
+// - Transpose of a (size-1-squeezed) 2-D [R, C] tensor whose row count is a multiple of 128: the
+//   stock 2-D loop writes with a stride of R floats, a power-of-two stride that thrashes the cache
+//   ([1024, 128]: 1.2 ms vs 0.05 ms for [1088, 64]). The same permutation as a 3-D transpose of
+//   [R/8, 8, C] by [2, 0, 1] gives identical output 2–3× faster.
+//
+// Both return exactly what the stock kernels return (the sum up to float rounding order), so
+// gradients and outputs stay within the tests' tolerances. Only the wasm backend is touched.
+import * as tf from "@tensorflow/tfjs-core";
+import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+
+const WRAPPED = Symbol.for("vlmc.wasmKernelWrapper");
+
+let enabled = process.env["VLMC_WASM_KERNELS"] !== "0";
+/** Turns the faster kernels off (stock behaviour) or on; for A/B measurements and equivalence tests. */
+export function setWasmKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
+
+// The parts of the wasm backend used here (tfjs-backend-wasm's BackendWasm).
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+type Stock = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+
+function sumFast(stockSum: Stock, avgPool: Stock): Stock {
+  return (args) => {
+    const x = args.inputs["x"]!;
+    const backend = args.backend as WasmBackendLike;
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const rank = x.shape.length;
+    if (!enabled || x.dtype !== "float32" || rank < 2) return stockSum(args);
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    // One contiguous run of axes that stops before the last axis: the case the stock kernel must
+    // transpose. x viewed as [P, M, C], summed over M.
+    if (axes.length === 0 || axes[axes.length - 1]! >= rank - 1 || axes.some((a, i) => a !== axes[0]! + i)) return stockSum(args);
+    const p = tf.util.sizeFromShape(x.shape.slice(0, axes[0]!));
+    const m = tf.util.sizeFromShape(axes.map((a) => x.shape[a]!));
+    const c = tf.util.sizeFromShape(x.shape.slice(axes[axes.length - 1]! + 1));
+    if (m <= 1 || p * c === 0) return stockSum(args);
+    const out = avgPool({
+      inputs: { x: { dataId: x.dataId, shape: [p, m, 1, c], dtype: "float32" } },
+      backend,
+      attrs: { filterSize: [m, 1], strides: [m, 1], pad: "valid" },
+    });
+    const values = backend.typedArrayFromHeap(out);
+    for (let i = 0; i < values.length; i++) values[i]! *= m;
+    out.shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    return out;
+  };
+}
+
+function transposeFast(stockTranspose: Stock): Stock {
+  return (args) => {
+    const x = args.inputs["x"]!;
+    const perm = (args.attrs as { perm: number[] }).perm;
+    const kept = x.shape.map((d, i) => [d, i] as const).filter(([d]) => d !== 1);
+    const bytes4 = x.dtype === "float32" || x.dtype === "int32";
+    if (!enabled || !bytes4 || kept.length !== 2) return stockTranspose(args);
+    const keptPerm = perm.filter((p) => x.shape[p] !== 1);
+    if (keptPerm[0] === kept[0]![1]) return stockTranspose(args); // order kept: a copy, not a transpose
+    const [r, c] = [kept[0]![0], kept[1]![0]];
+    if (r % 128 !== 0 || r * c < 4096) return stockTranspose(args);
+    const out = stockTranspose({
+      inputs: { x: { dataId: x.dataId, shape: [r / 8, 8, c], dtype: x.dtype } },
+      backend: args.backend,
+      attrs: { perm: [2, 0, 1] },
+    });
+    out.shape = perm.map((p) => x.shape[p]!);
+    return out;
+  };
+}
+
+/** Registers the faster Sum and Transpose over the wasm backend's. Idempotent. */
+export function registerWasmKernels(): void {
+  const sum = tf.getKernel("Sum", "wasm");
+  const transpose = tf.getKernel("Transpose", "wasm");
+  const avgPool = tf.getKernel("AvgPool", "wasm");
+  if (!sum || !transpose || !avgPool) return; // the wasm backend is not loaded
+  const replace = (config: KernelConfig, make: (stock: Stock) => Stock) => {
+    if ((config.kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
+    const kernelFunc = make(config.kernelFunc as unknown as Stock) as unknown as KernelFunc;
+    (kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
+    tf.unregisterKernel(config.kernelName, "wasm");
+    tf.registerKernel({ ...config, kernelFunc });
+  };
+  replace(sum, (stock) => sumFast(stock, avgPool.kernelFunc as unknown as Stock));
+  replace(transpose, transposeFast);
+}

@@ -1,0 +1,62 @@
+// vlmc's faster wasm kernels (runtime/wasm-kernels.ts) against the stock wasm kernels they replace,
+// on the same inputs: Sum over runs of non-last axes (average pooling) and power-of-two 2-D
+// transposes (a 3-D transpose).
+import { afterEach, beforeAll, describe, expect, test } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import { setWasmKernelsEnabled } from "../runtime/wasm-kernels.js";
+import { randomArray, relativeError, useBackend } from "./ops-support.js";
+
+const rnd = (shape: number[], seed: number) => tf.tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape);
+
+function both<T extends tf.Tensor>(f: () => T): { stock: T; fast: T } {
+  setWasmKernelsEnabled(false);
+  const stock = f();
+  setWasmKernelsEnabled(true);
+  const fast = f();
+  return { stock, fast };
+}
+
+describe("vlmc wasm kernels equal the stock wasm kernels", () => {
+  beforeAll(() => useBackend("wasm"));
+  afterEach(() => setWasmKernelsEnabled(true));
+
+  test.each([
+    [[1088, 64], [0], false],
+    [[64, 17, 64], [0, 1], false],
+    [[64, 17, 64], [0, 1], true],
+    [[8, 16, 16, 32], [0, 1, 2], false],
+    [[8, 16, 16, 32], [1, 2], true],
+    [[4, 5, 6], [1], false],
+    [[4, 5, 6], [0, 2], false], // not contiguous: stock
+    [[4, 5, 6], [2], false], // last axis: stock
+    [[3, 1, 7], [0], true],
+  ] as const)("sum %j over %j (keepDims %s)", (shape, axes, keepDims) => {
+    const x = rnd([...shape], 3);
+    const { stock, fast } = both(() => tf.sum(x, [...axes], keepDims));
+    expect(fast.shape).toEqual(stock.shape);
+    expect(relativeError(fast.dataSync(), stock.dataSync())).toBeLessThan(1e-5);
+    tf.dispose([x, stock, fast]);
+  });
+
+  test.each([
+    [[1024, 128], [1, 0]],
+    [[2048, 64], [1, 0]],
+    [[1, 256, 48], [0, 2, 1]],
+    [[128, 1, 33], [2, 1, 0]],
+    [[1088, 64], [1, 0]],
+    [[16, 8], [1, 0]],
+  ] as const)("transpose %j by %j", (shape, perm) => {
+    const x = rnd([...shape], 5);
+    const { stock, fast } = both(() => tf.transpose(x, [...perm]));
+    expect(fast.shape).toEqual(stock.shape);
+    expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+    tf.dispose([x, stock, fast]);
+  });
+
+  test("int32 transpose", () => {
+    const x = tf.tensor2d(Int32Array.from({ length: 256 * 32 }, (_, i) => i), [256, 32], "int32");
+    const { stock, fast } = both(() => tf.transpose(x));
+    expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+    tf.dispose([x, stock, fast]);
+  });
+});
