@@ -48,6 +48,16 @@ for (const k of tf.getKernelsForBackend(tf.getBackend())) {
   }) as tf.KernelFunc;
 }
 
+// Time spent freeing tensor memory (outside kernels).
+let disposeMs = 0;
+{
+  const be = tf.backend() as unknown as { disposeData: (...a: unknown[]) => boolean; write: (...a: unknown[]) => unknown };
+  const dispose = be.disposeData.bind(be);
+  be.disposeData = (...a: unknown[]) => { if (!enabled) return dispose(...a); const t0 = performance.now(); const r = dispose(...a); disposeMs += performance.now() - t0; return r; };
+  const write = be.write.bind(be);
+  be.write = (...a: unknown[]) => { if (!enabled) return write(...a); const t0 = performance.now(); const r = write(...a); writeMs += performance.now() - t0; return r; };
+}
+let writeMs = 0;
 const root = repoRoot();
 for (const { key, program, batch } of compileBenchModels(root, models)) {
   const inputs = syntheticInputs(program, batch);
@@ -86,6 +96,7 @@ for (const { key, program, batch } of compileBenchModels(root, models)) {
   const plainMedian = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
   const plainOpt = optMs / steps;
   stats.clear();
+  disposeMs = 0; writeMs = 0;
   enabled = true;
   let total = 0;
   for (let i = 0; i < steps; i++) { const t0 = performance.now(); step(); total += performance.now() - t0; }
@@ -93,7 +104,7 @@ for (const { key, program, batch } of compileBenchModels(root, models)) {
   const kernelMs = [...stats.values()].reduce((a, s) => a + s.ms, 0) / steps;
   const calls = [...stats.values()].reduce((a, s) => a + s.calls, 0) / steps;
   console.log(`\n== ${key} (batch ${batch}) load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-  console.log(`step median ${plainMedian.toFixed(1)} ms unprofiled (optimizer.apply ${plainOpt.toFixed(1)} ms); profiled mean ${(total / steps).toFixed(1)} ms: kernels ${kernelMs.toFixed(1)} ms in ${calls} calls, other JS ${(total / steps - kernelMs).toFixed(1)} ms`);
+  console.log(`step median ${plainMedian.toFixed(1)} ms unprofiled (optimizer.apply ${plainOpt.toFixed(1)} ms); profiled mean ${(total / steps).toFixed(1)} ms: kernels ${kernelMs.toFixed(1)} ms in ${calls} calls, other JS ${(total / steps - kernelMs).toFixed(1)} ms (of which disposeData ${(disposeMs / steps).toFixed(1)} ms, write ${(writeMs / steps).toFixed(1)} ms)`);
   const byKernel = new Map<string, { ms: number; calls: number }>();
   for (const [k, s] of stats) {
     const name = k.slice(0, k.indexOf("("));

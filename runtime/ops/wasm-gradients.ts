@@ -12,7 +12,7 @@
 // picks the lowering if the active backend is one that needs it (wasm), else the stock gradient.
 // So registering is harmless for cpu and tensorflow, and a process may switch backends freely.
 import * as tf from "@tensorflow/tfjs-core";
-import type { GradConfig, NamedAttrMap, Tensor } from "@tensorflow/tfjs-core";
+import type { GradConfig, NamedAttrMap, Tensor, TensorInfo } from "@tensorflow/tfjs-core";
 
 type GradFunc = NonNullable<GradConfig["gradFunc"]>;
 type GradResult = ReturnType<GradFunc>;
@@ -158,36 +158,85 @@ function rsqrtGradLowered(dy: Tensor, x: Tensor): Tensor {
   return tf.mul(dy, tf.div(tf.mul(tf.rsqrt(x), -0.5), x));
 }
 
+type MaxPoolAttrs = { filterSize: number | [number, number]; strides: number | [number, number]; pad: "valid" | "same" | number; dimRoundingMode?: "floor" | "round" | "ceil" };
+
 /**
  * MaxPool's gradient, computed in JS. wasm's MaxPoolGrad kernel (4.22.0) misroutes the gradient of a
  * window whose values are all negative (e.g. to its first element; test/ops-gradients.test.ts). The loop is the
  * definition: each output's gradient goes to the first maximum of its window, as tfjs cpu and
- * TensorFlow do. Its cost is one pass over the windows, small next to the convolutions around it.
+ * TensorFlow do. On wasm it runs as a kernel of our own (VlmcMaxPoolGrad) directly on the wasm
+ * heap; reading x and dy out and writing dx back cost more than the loop (CLIP's 128×32×32×32
+ * pool: ~45 ms with the copies, under load).
  */
-export function maxPoolGradLowered(dy: Tensor, x: Tensor, attrs: { filterSize: number | [number, number]; strides: number | [number, number]; pad: "valid" | "same" | number; dimRoundingMode?: "floor" | "round" | "ceil" }): Tensor {
+export function maxPoolGradLowered(dy: Tensor, x: Tensor, attrs: MaxPoolAttrs): Tensor {
+  if (tf.getBackend() === "wasm" && x.dtype === "float32" && dy.dtype === "float32") {
+    return tf.engine().runKernel(MAX_POOL_GRAD_KERNEL, { dy, x }, attrs as unknown as NamedAttrMap) as Tensor;
+  }
+  const dx = new Float32Array(x.size);
+  maxPoolGradLoop(x.dataSync() as Float32Array, dy.dataSync() as Float32Array, dx, x.shape, attrs);
+  return tf.tensor(dx, x.shape, "float32");
+}
+
+/** dx += the routed dy (dx must hold zeros). */
+function maxPoolGradLoop(xs: Float32Array, dys: Float32Array, dx: Float32Array, shape: number[], attrs: MaxPoolAttrs): void {
   const info = tf.backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw } = info;
   const { effectiveFilterHeight: kh, effectiveFilterWidth: kw } = info;
   const { top, left } = info.padInfo;
-  const xs = x.dataSync() as Float32Array;
-  const dys = dy.dataSync() as Float32Array;
-  const dx = new Float32Array(xs.length);
-  for (let b = 0; b < n; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) for (let ch = 0; ch < c; ch++) {
-    let best = -Infinity, at = -1;
+  // Channels innermost: the per-channel running maxima of one window are updated in memory order.
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
+  for (let b = 0; b < n; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+    let first = true;
     for (let a = 0; a < kh; a++) {
       const y = i * sh + a - top;
       if (y < 0 || y >= h) continue;
       for (let e = 0; e < kw; e++) {
         const xx = j * sw + e - left;
         if (xx < 0 || xx >= w) continue;
-        const idx = ((b * h + y) * w + xx) * c + ch;
-        if (xs[idx]! > best || at < 0) { best = xs[idx]!; at = idx; }
+        const base = ((b * h + y) * w + xx) * c;
+        if (first) {
+          for (let ch = 0; ch < c; ch++) { best[ch] = xs[base + ch]!; at[ch] = base + ch; }
+          first = false;
+        } else {
+          for (let ch = 0; ch < c; ch++) {
+            const v = xs[base + ch]!;
+            if (v > best[ch]!) { best[ch] = v; at[ch] = base + ch; }
+          }
+        }
       }
     }
-    if (at >= 0) dx[at]! += dys[((b * ho + i) * wo + j) * c + ch]!;
+    if (first) continue; // a window entirely in the padding
+    const out = ((b * ho + i) * wo + j) * c;
+    for (let ch = 0; ch < c; ch++) dx[at[ch]!]! += dys[out + ch]!;
   }
-  return tf.tensor(dx, x.shape, "float32");
+}
+
+export const MAX_POOL_GRAD_KERNEL = "VlmcMaxPoolGrad";
+
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: "float32"): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/** The wasm kernel: the same loop over views of the wasm heap, no copies. */
+function registerMaxPoolGradKernel(): void {
+  if (tf.getKernel(MAX_POOL_GRAD_KERNEL, "wasm")) return;
+  tf.registerKernel({
+    kernelName: MAX_POOL_GRAD_KERNEL,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const be = backend as unknown as WasmHeapBackend;
+      const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+      const out = be.makeOutput([...x.shape], "float32");
+      // Views after the allocation: growing the wasm memory detaches older ones.
+      const dx = be.typedArrayFromHeap(out);
+      dx.fill(0);
+      maxPoolGradLoop(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), dx, x.shape, attrs as unknown as MaxPoolAttrs);
+      return out;
+    },
+  });
 }
 
 type Lowering = (dy: Tensor, saved: Tensor[], attrs: NamedAttrMap) => GradResult | undefined;
@@ -206,7 +255,7 @@ const LOWERINGS: Record<string, Lowering> = {
     return r && { x: () => r, indices: () => tf.zerosLike(indices!) };
   },
   MaxPool: (dy, [x], attrs) => ({
-    x: () => maxPoolGradLowered(dy, x!, attrs as unknown as Parameters<typeof maxPoolGradLowered>[2]),
+    x: () => maxPoolGradLowered(dy, x!, attrs as unknown as MaxPoolAttrs),
   }),
   Rsqrt: (dy, [x]) => ({ x: () => rsqrtGradLowered(dy, x!) }),
 };
@@ -221,6 +270,7 @@ const WRAPPED = Symbol.for("vlmc.wasmGradientWrapper");
  * module reloads: a wrapped gradient is marked and never wrapped twice).
  */
 export function registerWasmGradients(): void {
+  registerMaxPoolGradKernel();
   for (const kernelName of LOWERED_KERNELS) {
     const stock = tf.getGradient(kernelName);
     if (!stock || (stock.gradFunc as unknown as Record<symbol, boolean>)[WRAPPED]) continue;
