@@ -16,6 +16,7 @@ import { compileBenchModels, repoRoot } from "./harness.js";
 import type { ModelKey } from "./models.js";
 import { syntheticInputs } from "./synthetic.js";
 import { setWasmKernelsEnabled } from "../runtime/wasm-kernels.js";
+import { setGroupedAttention } from "../runtime/ops/attention.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,8 +27,11 @@ const models = arg("models", "vit,kosmos,clip").split(",") as ModelKey[];
 const steps = Number(arg("steps", "10"));
 const top = Number(arg("top", "25"));
 const backend = arg("backend", "wasm");
-// --ab: alternate steps with vlmc's wasm kernels off (A) and on (B), print both medians, no profile.
-const ab = process.argv.includes("--ab");
+// --ab kernels|attention: alternate steps with one optimisation off (A) and on (B), print both
+// medians, no profile. kernels: runtime/wasm-kernels.ts; attention: the grouped (depthwise) form.
+const abWhat = process.argv.includes("--ab") ? arg("ab", "kernels") : undefined;
+const ab = abWhat !== undefined;
+const setB = (on: boolean) => (abWhat === "attention" ? setGroupedAttention(on) : setWasmKernelsEnabled(on));
 
 await initBackend(backend as "wasm");
 const stats = new Map<string, { ms: number; calls: number }>();
@@ -81,12 +85,12 @@ for (const { key, program, batch } of compileBenchModels(root, models)) {
   if (ab) {
     const t: Record<string, number[]> = { A: [], B: [] };
     for (let i = 0; i < steps; i++) for (const side of ["A", "B"] as const) {
-      setWasmKernelsEnabled(side === "B");
+      setB(side === "B");
       const t0 = performance.now(); step(); t[side]!.push(performance.now() - t0);
     }
-    setWasmKernelsEnabled(true);
+    setB(true);
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-    console.log(`${key} (batch ${batch}): A (stock kernels) ${med(t["A"]!).toFixed(1)} ms, B (vlmc kernels) ${med(t["B"]!).toFixed(1)} ms, B/A ${(med(t["B"]!) / med(t["A"]!)).toFixed(3)}; load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    console.log(`${key} (batch ${batch}): A (${abWhat} off) ${med(t["A"]!).toFixed(1)} ms, B (on) ${med(t["B"]!).toFixed(1)} ms, B/A ${(med(t["B"]!) / med(t["A"]!)).toFixed(3)}; load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
     opt.dispose(); model.dispose(); for (const x of Object.values(inputs)) x.dispose();
     continue;
   }

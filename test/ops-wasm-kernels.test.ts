@@ -60,3 +60,23 @@ describe("vlmc wasm kernels equal the stock wasm kernels", () => {
     tf.dispose([x, stock, fast]);
   });
 });
+
+describe("groupMatMul (attention's products as a depthwise convolution)", () => {
+  beforeAll(() => useBackend("wasm"));
+
+  test.each([[[5, 3, 4], 6], [[17, 16, 8], 17], [[1, 2, 3], 1]] as const)("x %j, N %d: value and gradients equal BatchMatMul's", async (xShape, n) => {
+    const { groupMatMul } = await import("../runtime/ops/attention.js");
+    const [m, k, g] = xShape;
+    const x = rnd([m, k, g], 7);
+    const f = rnd([k, g, n], 8);
+    const probe = rnd([m, g, n], 9);
+    // The same products as BatchMatMul over [G, M, K] · [G, K, N], laid out back as [M, G, N].
+    const viaBatch = (a: tf.Tensor, b: tf.Tensor) => tf.transpose(tf.matMul(tf.transpose(a, [2, 0, 1]), tf.transpose(b, [1, 0, 2])), [1, 0, 2]);
+    const loss = (mm: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(mm(a, b), probe));
+    expect(relativeError(groupMatMul(x, f).dataSync(), viaBatch(x, f).dataSync())).toBeLessThan(1e-5);
+    const [gx, gf] = tf.grads(loss(groupMatMul))([x, f]);
+    const [rx, rf] = tf.grads(loss(viaBatch))([x, f]);
+    expect(relativeError(gx!.dataSync(), rx!.dataSync())).toBeLessThan(1e-5);
+    expect(relativeError(gf!.dataSync(), rf!.dataSync())).toBeLessThan(1e-5);
+  });
+});
