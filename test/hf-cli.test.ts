@@ -4,26 +4,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, test, vi } from "vitest";
-import { main } from "../cli/main.js";
 import { readTensorJson } from "../runtime/io/tensor-json.js";
 import { compareTensors, OWN_FIXTURES } from "./hf-helpers.js";
+import { runCli as run } from "./cli-capture.js";
 
 const work = mkdtempSync(join(tmpdir(), "vlmc-hf-cli-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-/** Runs the CLI in-process and captures what it prints. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 const fixture = join(OWN_FIXTURES, "clip-tanh-first-eos");
 const out = join(work, "clip");

@@ -6,26 +6,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../cli/main.js";
 import { encodePng } from "../runtime/data/images.js";
 import { renderShapeImage } from "../runtime/data/shapes.js";
+import { runCli as vlmc } from "./cli-capture.js";
 
 const work = mkdtempSync(join(tmpdir(), "vlmc-tasks-cli-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-async function vlmc(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 const QUICK = ["--data", "shapes", "--backend", "wasm", "--limit", "32", "--batch", "16", "--steps", "2", "--warmup", "0", "--log-every", "1"];
 const EVAL = ["--data", "shapes", "--backend", "wasm", "--limit", "24", "--json"];
