@@ -29,6 +29,7 @@ export function summarizeResults(results: ResultsInput): ResultsSummary {
       seeds: v.runs.map((r) => r.seed),
       params: v.params ?? null,
       flops: v.flops ?? null,
+      visualTokens: v.visualTokens ?? null,
       metrics,
       examplesPerSecond: optional((r) => r.examplesPerSecond),
       wallSeconds: optional((r) => r.wallSeconds),

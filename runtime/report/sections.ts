@@ -173,13 +173,14 @@ function resultsSection(results: ResultsSummary | null, chartIds: string[]): Sec
       charts: [],
     };
   }
-  const headers = ["variant", "seeds", "params", "FLOPs", ...results.metricNames, "examples/s", "wall time (s)"];
+  const headers = ["variant", "seeds", "params", "FLOPs", "visual tokens", ...results.metricNames, "examples/s", "wall time (s)"];
   const rows: TableRow[] = results.variants.map((v) => ({
     cells: [
       v.variant,
       String(v.seeds.length),
       v.params === null ? "—" : humanCount(v.params),
       v.flops === null ? "—" : humanCount(v.flops),
+      v.visualTokens === null ? "—" : String(v.visualTokens),
       ...results.metricNames.map((name) => (v.metrics[name] ? formatSeries(name, v.metrics[name]!) : "—")),
       v.examplesPerSecond ? formatSeries("examples/s", v.examplesPerSecond) : "—",
       v.wallSeconds ? formatSeries("wall", v.wallSeconds) : "—",

@@ -28,6 +28,8 @@ export interface VariantResults {
   variant: string;
   params?: number;
   flops?: number;
+  /** Visual tokens handed to the connector (null: the model has none or the count is symbolic). */
+  visualTokens?: number | null;
   runs: VariantRun[];
 }
 
@@ -58,6 +60,7 @@ export interface VariantSummary {
   seeds: number[];
   params: number | null;
   flops: number | null;
+  visualTokens: number | null;
   /** Metric name → summary over seeds, in the order metrics first appear. */
   metrics: Record<string, SeriesSummary>;
   examplesPerSecond: SeriesSummary | null;

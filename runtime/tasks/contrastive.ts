@@ -8,7 +8,8 @@
 //  - zero_shot_accuracy: each image against the 30 prompts "a {colour} {shape}" of the shapes
 //    world; correct when the top prompt's colour and shape both match the image. Scored when the
 //    split's examples carry colour and shape attributes (the shapes world), with
-//    zero_shot_chance = 1 / 30 beside it.
+//    zero_shot_chance = 1 / 30 beside it, and zero_shot_colour_accuracy / zero_shot_shape_accuracy:
+//    how often the top prompt's colour (shape) alone is right.
 import * as tf from "@tensorflow/tfjs-core";
 import type { BatchField, Split } from "../data/types.js";
 import { DataError } from "../data/types.js";
@@ -126,11 +127,21 @@ function scoreContrastive(model: Model, split: TaskSplit, plan: InputPlan, optio
     const prompts = shapesZeroShotPrompts();
     const promptEmb = embedTexts(model, text, prompts.map((p) => p.prompt)).data;
     let correct = 0;
+    let colourRight = 0;
+    let shapeRight = 0;
     for (let i = 0; i < size; i++) {
       const best = prompts[argmaxDot(imageEmb, i, promptEmb, 0, prompts.length, width)]!;
-      if (best.colour === metas[i]!.attrs!["colour"] && best.shape === metas[i]!.attrs!["shape"]) correct++;
+      const colourOk = best.colour === metas[i]!.attrs!["colour"];
+      const shapeOk = best.shape === metas[i]!.attrs!["shape"];
+      if (colourOk && shapeOk) correct++;
+      if (colourOk) colourRight++;
+      if (shapeOk) shapeRight++;
     }
     out["zero_shot_accuracy"] = correct / size;
+    // Which half of the prompt the misses get wrong: on held-out combinations a model that has
+    // memorised the training pairs keeps one attribute and swaps the other for a seen partner.
+    out["zero_shot_colour_accuracy"] = colourRight / size;
+    out["zero_shot_shape_accuracy"] = shapeRight / size;
     out["zero_shot_chance"] = 1 / prompts.length;
   }
   return out;
