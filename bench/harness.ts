@@ -302,7 +302,7 @@ async function measureModel(
   }
 }
 
-interface StepFn {
+export interface StepFn {
   run: () => void;
   dispose: () => void;
 }
@@ -311,7 +311,7 @@ interface StepFn {
  * One optimisation step over `params` (named as the optimizer's weight-decay rule expects), the
  * same code for the generated and the hand-written model: only the loss function differs.
  */
-function trainStep(
+export function trainStep(
   params: ReadonlyMap<string, tf.Variable>,
   loss: () => tf.Scalar,
   optimizerConfig: { name: OptimizerName; weightDecay?: number },

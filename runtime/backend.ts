@@ -1,9 +1,10 @@
 // Backend selection: which tfjs backend runs the model, and why.
 //
-// Order for "auto": native TensorFlow (tfjs-node-gpu, then tfjs-node) when installed and built
-// against this project's own @tensorflow/tfjs-core, else wasm (zero-install, fast with our gradient
-// lowerings), else the pure-JS cpu backend. The native packages download libtensorflow at install
-// time, so they are optional: their absence is the normal case and costs one failed resolve.
+// Order for "auto": native TensorFlow when it loads on this project's own @tensorflow/tfjs-core —
+// tfjs-node-gpu or tfjs-node installed next to vlmc, else the build of `vlmc setup native`
+// (runtime/native/location.ts says where) — else wasm (zero-install, fast with our gradient
+// lowerings), else the pure-JS cpu backend. Native TensorFlow is optional: its absence is the
+// normal case and costs two failed resolves and one failed file read, with nothing printed.
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
@@ -13,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { registerWasmGradients } from "./ops/wasm-gradients.js";
 import { ensureTfjsGradients } from "./ops/tfjs-gradients.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
+import { nativeDir, nativeEntry, readManifest } from "./native/location.js";
 
 export type BackendRequest = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendRequest[] = ["auto", "tensorflow", "wasm", "cpu"];
@@ -29,8 +31,64 @@ export class BackendError extends Error {
   override name = "BackendError";
 }
 
+/** One place native TensorFlow may come from. */
+export interface NativeCandidate {
+  /** Named in the reason line: "@tensorflow/tfjs-node", "vlmc setup native (…/.vlmc-native)". */
+  label: string;
+  /** The module to import. */
+  entry: string;
+  /** Built by `vlmc setup native` (a broken one is fixed by re-running it), not an npm package. */
+  fromSetup?: boolean;
+}
+
+/** How native TensorFlow is found and loaded; tests replace it so that selection is deterministic. */
+export interface NativeLoader {
+  /** The candidates present on this machine, in order of preference (none: the normal case). */
+  candidates(): NativeCandidate[];
+  /** The tfjs-core module file the candidate would use (must be vlmc's: one engine). */
+  coreOf(entry: string): string;
+  /** Imports the candidate; it registers the backend "tensorflow" on tfjs-core as a side effect. */
+  load(entry: string): Promise<void>;
+}
+
+export interface BackendOptions {
+  /** Default: installed packages, then the build of `vlmc setup native` (defaultNativeLoader). */
+  native?: NativeLoader;
+}
+
 const NATIVE_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
 const requireHere = createRequire(import.meta.url);
+const SETUP_HINT = "run `vlmc setup native` (builds it from the tensorflow-cpu Python wheel, no download)";
+
+/** vlmc's own tfjs-core module file: a native backend must register on this one. */
+export function vlmcCoreEntry(): string {
+  return requireHere.resolve("@tensorflow/tfjs-core");
+}
+
+export const defaultNativeLoader: NativeLoader = {
+  candidates() {
+    const found: NativeCandidate[] = [];
+    for (const pkg of NATIVE_PACKAGES) {
+      try {
+        found.push({ label: pkg, entry: requireHere.resolve(pkg) });
+      } catch {
+        // Not installed: the normal case.
+      }
+    }
+    // Only a finished build: the setup writes its manifest last.
+    const dir = nativeDir();
+    if (readManifest(dir) !== undefined) found.push({ label: `the build of \`vlmc setup native\` (${dir})`, entry: nativeEntry(dir), fromSetup: true });
+    return found;
+  },
+  coreOf(entry) {
+    return createRequire(entry).resolve("@tensorflow/tfjs-core");
+  },
+  async load(entry) {
+    // libtensorflow logs start-up banners to stderr unless told otherwise; a user's setting wins.
+    if (process.env.TF_CPP_MIN_LOG_LEVEL === undefined) process.env.TF_CPP_MIN_LOG_LEVEL = "2";
+    await import(pathToFileURL(entry).href);
+  },
+};
 
 let last: { requested: BackendRequest; choice: BackendChoice } | undefined;
 
@@ -45,11 +103,12 @@ function defaultRequest(): BackendRequest {
  * Activates a backend and reports which one and why. Idempotent: a second call with the same
  * request returns the same choice without re-initialising anything.
  */
-export async function initBackend(requested: BackendRequest = defaultRequest()): Promise<BackendChoice> {
+export async function initBackend(requested: BackendRequest = defaultRequest(), options: BackendOptions = {}): Promise<BackendChoice> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(requested)) {
     throw new BackendError(`unknown backend '${String(requested)}'; expected one of ${BACKEND_CHOICES.join(", ")}`);
   }
-  if (last && last.requested === requested && tf.getBackend() === last.choice.name) return last.choice;
+  // An injected loader is a different question: never answer it from the cache.
+  if (!options.native && last && last.requested === requested && tf.getBackend() === last.choice.name) return last.choice;
   // Gradients first (stock ones, then the wasm lowerings that wrap them). The lowerings dispatch on
   // the active backend when a gradient is built, so they are inert on cpu and tensorflow.
   await ensureTfjsGradients();
@@ -57,12 +116,12 @@ export async function initBackend(requested: BackendRequest = defaultRequest()):
   // PROD silences tfjs's console banners (e.g. the cpu backend's "install tfjs-node" advice); the
   // CLI reports the backend and the reason itself.
   tf.env().set("PROD", true);
-  const choice = await chooseBackend(requested);
-  last = { requested, choice };
+  const choice = await chooseBackend(requested, options.native ?? defaultNativeLoader);
+  last = options.native ? undefined : { requested, choice };
   return choice;
 }
 
-async function chooseBackend(requested: BackendRequest): Promise<BackendChoice> {
+async function chooseBackend(requested: BackendRequest, native: NativeLoader): Promise<BackendChoice> {
   switch (requested) {
     case "cpu":
       await activate("cpu");
@@ -71,17 +130,14 @@ async function chooseBackend(requested: BackendRequest): Promise<BackendChoice> 
       await activateWasm();
       return { name: "wasm", reason: "requested" };
     case "tensorflow": {
-      const probe = await probeNative();
+      const probe = await probeNative(native);
       if (!probe.ok) {
-        throw new BackendError(
-          `--backend tensorflow: ${probe.why}. Install @tensorflow/tfjs-node (or -gpu) 4.22.0 next to vlmc, ` +
-            `or use --backend wasm`,
-        );
+        throw new BackendError(`--backend tensorflow: ${probe.why}; ${probe.fix}, or use --backend wasm`);
       }
       return { name: "tensorflow", reason: `requested; native TensorFlow from ${probe.pkg}` };
     }
     case "auto": {
-      const probe = await probeNative();
+      const probe = await probeNative(native);
       if (probe.ok) return { name: "tensorflow", reason: `auto: native TensorFlow from ${probe.pkg}` };
       try {
         await activateWasm();
@@ -118,51 +174,53 @@ async function activateWasm(): Promise<void> {
   await activate("wasm");
 }
 
-type NativeProbe = { ok: true; pkg: string } | { ok: false; why: string };
+/** `fix` says what to do about a failure: set it up, rebuild it, or repair the package in the way. */
+type NativeProbe = { ok: true; pkg: string } | { ok: false; why: string; fix: string };
 
 /**
- * Finds and activates a native TensorFlow backend. Only one native package is ever imported: both
- * register the backend name "tensorflow", and loading both in one process breaks it.
+ * Finds and activates a native TensorFlow backend. Only one native candidate is ever imported:
+ * each registers the backend name "tensorflow", and loading two in one process breaks it. A
+ * candidate that is present but broken ends the search with its reason (auto then says why it
+ * fell back) rather than silently trying the next.
  */
-async function probeNative(): Promise<NativeProbe> {
+export async function probeNative(native: NativeLoader = defaultNativeLoader): Promise<NativeProbe> {
   if (tf.engine().registryFactory["tensorflow"] !== undefined) {
-    await activate("tensorflow");
-    return { ok: true, pkg: "an already loaded native binding" };
-  }
-  const ourCore = requireHere.resolve("@tensorflow/tfjs-core");
-  for (const pkg of NATIVE_PACKAGES) {
-    let entry: string;
-    try {
-      entry = requireHere.resolve(pkg);
-    } catch {
-      continue; // not installed: the normal case
-    }
-    // A native package with its own nested tfjs-core would register on another engine instance.
-    let theirCore: string;
-    try {
-      theirCore = createRequire(entry).resolve("@tensorflow/tfjs-core");
-    } catch {
-      return { ok: false, why: `${pkg} is installed but cannot find @tensorflow/tfjs-core` };
-    }
-    if (theirCore !== ourCore) {
-      return { ok: false, why: `${pkg} uses its own copy of @tensorflow/tfjs-core (${theirCore}), not vlmc's (version ${tf.version_core})` };
-    }
-    try {
-      await import(pathToFileURL(entry).href);
-    } catch (err) {
-      return { ok: false, why: `${pkg} is installed but failed to load: ${errorText(err)}` };
-    }
-    if (tf.engine().registryFactory["tensorflow"] === undefined) {
-      return { ok: false, why: `${pkg} loaded but did not register the 'tensorflow' backend on vlmc's tfjs-core` };
-    }
     try {
       await activate("tensorflow");
     } catch (err) {
-      return { ok: false, why: `${pkg} loaded but its backend failed to start: ${errorText(err)}` };
+      return { ok: false, why: `the loaded native backend failed to start: ${errorText(err)}`, fix: "restart without it" };
     }
-    return { ok: true, pkg };
+    return { ok: true, pkg: "an already loaded native binding" };
   }
-  return { ok: false, why: "native TensorFlow (@tensorflow/tfjs-node or -gpu) is not installed" };
+  const candidate = native.candidates()[0];
+  if (candidate === undefined) return { ok: false, why: "native TensorFlow is not set up (no @tensorflow/tfjs-node, no `vlmc setup native` build)", fix: SETUP_HINT };
+  const { label, entry } = candidate;
+  // Only the first candidate is tried, so a broken one must be repaired or removed.
+  const fix = candidate.fromSetup ? "re-run `vlmc setup native --force`" : `reinstall or remove ${label}`;
+  // A native package with its own nested tfjs-core would register on another engine instance.
+  let theirCore: string;
+  try {
+    theirCore = native.coreOf(entry);
+  } catch {
+    return { ok: false, why: `${label} cannot find @tensorflow/tfjs-core`, fix };
+  }
+  if (theirCore !== vlmcCoreEntry()) {
+    return { ok: false, why: `${label} uses its own copy of @tensorflow/tfjs-core (${theirCore}), not vlmc's (version ${tf.version_core})`, fix };
+  }
+  try {
+    await native.load(entry);
+  } catch (err) {
+    return { ok: false, why: `${label} failed to load: ${errorText(err)}`, fix };
+  }
+  if (tf.engine().registryFactory["tensorflow"] === undefined) {
+    return { ok: false, why: `${label} loaded but did not register the 'tensorflow' backend on vlmc's tfjs-core`, fix };
+  }
+  try {
+    await activate("tensorflow");
+  } catch (err) {
+    return { ok: false, why: `${label} loaded but its backend failed to start: ${errorText(err)}`, fix };
+  }
+  return { ok: true, pkg: label };
 }
 
 function errorText(err: unknown): string {

@@ -43,6 +43,12 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=0, help="override every model's batch (0: the spec's)")
     parser.add_argument("--config", default="{}", help="per model: batch, optimizer and sizes from the IR (JSON)")
     parser.add_argument("--params-only", action="store_true", help="print each model's parameter count, time nothing")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="one model: build it, warm up, print a ready line, then run one training step per 'step' line on stdin "
+        "and print its ms (bench/interleave.ts alternates these steps with tfjs steps)",
+    )
     args = parser.parse_args()
 
     try:
@@ -74,13 +80,15 @@ def main() -> int:
             out["models"][name] = {"params": sum(p.numel() for p in entry["cls"](**entry["sizes"]).parameters())}
             continue
         optimizer = {"name": entry["optimizer"], "lr": entry.get("lr", 1e-3), "weight_decay": entry.get("weight_decay")}
+        if args.serve:
+            return serve(torch, entry["cls"](**entry["sizes"]), entry["sizes"], batch, optimizer, args, synthetic_batch)
         out["models"][name] = bench_model(torch, entry["cls"](**entry["sizes"]), entry["sizes"], batch, optimizer, args, synthetic_batch)
     print(json.dumps(out))
     return 0
 
 
-def bench_model(torch, model, sizes, batch, optimizer_settings, args, synthetic_batch) -> dict:
-    params = sum(p.numel() for p in model.parameters())
+def make_train_step(torch, model, sizes, batch, optimizer_settings, synthetic_batch):
+    """The timed training step and the synthetic inputs it runs on (the same for both modes)."""
     generator = torch.Generator().manual_seed(1)
     inputs = synthetic_batch(sizes, batch, generator)
     optimizer_name = optimizer_settings["name"]
@@ -95,6 +103,31 @@ def bench_model(torch, model, sizes, batch, optimizer_settings, args, synthetic_
         loss.backward()
         optimizer.step()
         loss.item()
+
+    return train_step, inputs
+
+
+def serve(torch, model, sizes, batch, optimizer_settings, args, synthetic_batch) -> int:
+    """Steps on request: the caller times its own steps in between, so machine load falls on both alike."""
+    train_step, _ = make_train_step(torch, model, sizes, batch, optimizer_settings, synthetic_batch)
+    model.train()
+    for _ in range(args.warmup):
+        train_step()
+    params = sum(p.numel() for p in model.parameters())
+    print(json.dumps({"ready": True, "params": params, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
+        start = time.perf_counter()
+        train_step()
+        print(json.dumps({"ms": (time.perf_counter() - start) * 1000}), flush=True)
+    return 0
+
+
+def bench_model(torch, model, sizes, batch, optimizer_settings, args, synthetic_batch) -> dict:
+    params = sum(p.numel() for p in model.parameters())
+    optimizer_name = optimizer_settings["name"]
+    train_step, inputs = make_train_step(torch, model, sizes, batch, optimizer_settings, synthetic_batch)
 
     model.train()
     train_ms, steps = timed(train_step, args)

@@ -70,6 +70,11 @@ export const commandEntries: CommandEntry[] = [
       "Compare two model variants structurally: modules, arguments, parameters, FLOPs, visual tokens, weight compatibility",
     load: async () => (await import("./diff.js")).diffCommand,
   },
+  {
+    command: "setup <what>",
+    describe: "Set up optional parts: `setup native` builds native TensorFlow (--backend tensorflow) from a TensorFlow Python package, no download",
+    load: async () => (await import("./setup.js")).setupCommand,
+  },
 ];
 
 /** The command word of an entry ("train" for "train <spec>"). */
