@@ -148,6 +148,10 @@ export type OpName =
   // structure
   | "max_pool" | "avg_pool" | "flatten" | "reshape" | "patchify" | "concat" | "slice_tokens"
   | "select_token" | "mean_tokens" | "pool_eot" | "sinusoidal_positions" | "l2_normalize" | "matmul" | "transpose"
+  // the lineage (Qwen-VL, Idefics2, XComposer2, InternVL): 2-D positions, token grids, tiles, masks, adapters
+  | "sincos_2d_positions" | "pixel_shuffle" | "tile_image" | "merge_tiles" | "token_mask" | "attend" | "partial_lora"
+  // Kosmos-2: embeddings substituted into a sequence at masked positions
+  | "place_tokens"
   // losses (scalar outputs)
   | "cross_entropy" | "contrastive_loss" | "lm_loss";
 
@@ -225,13 +229,42 @@ export const OP_TABLE: Record<OpName, OpSignature> = {
   // [B, T, D] with int ids [B, T] → [B, D] at the first position where ids == eot; a negative eot
   // pools at the first position of each row's highest id instead (legacy CLIP: argmax(input_ids)).
   pool_eot: { inputs: ["x", "ids"], attrs: { eot: "int" }, params: [] },
-  // x [B, N, D] + fixed sinusoidal positions (sin half, cos half; base 10000).
-  sinusoidal_positions: { inputs: ["x"], attrs: {}, params: [] },
+  // x [B, N, D] + fixed sinusoidal positions (sin half, cos half; base 10000): row p of the table
+  // is [sin(p·f_0..f_{h-1}), cos(p·f_0..f_{h-1})], f_i = 10000^(-i/(h-1)), h = D/2. Positions
+  // 0..N-1; with int `ids` [B, N] (attribute `pad`, present exactly then) they are padding-aware as
+  // in fairseq/Kosmos-2: p = pad + (count of non-pad ids up to and including this one), and a pad id
+  // gets the zero row.
+  sinusoidal_positions: { inputs: ["x", "ids?"], attrs: { pad: "int" }, params: [] },
   l2_normalize: { inputs: ["x"], attrs: { eps: "float" }, params: [] }, // over the last axis
   // Batched matmul over the last two axes; b transposed (last two axes) when transpose_b.
   matmul: { inputs: ["a", "b"], attrs: { transpose_b: "bool" }, params: [] },
   // Swaps the last two axes.
   transpose: { inputs: ["x"], attrs: {}, params: [] },
+  // x [B, N, D] + fixed 2-D sin-cos positions of a √N × √N grid (row in the first D/2 features,
+  // column in the rest; each half sin quarter, cos quarter; base 10000). N square, D % 4 == 0.
+  sincos_2d_positions: { inputs: ["x"], attrs: {}, params: [] },
+  // Space-to-depth on a token grid: [B, s·s, D] → [B, (s/f)², f·f·D]; output token (i, j) holds the
+  // f × f block of tokens at rows i·f.., cols j·f.., features ordered (row, col, channel) as in patchify.
+  pixel_shuffle: { inputs: ["x"], attrs: { factor: "int" }, params: [] },
+  // [B, H, W, C] → [B*T, tile, tile, C]: per example, the (H/tile)·(W/tile) tiles row-major, then
+  // (when there is more than one) a thumbnail, the whole image area-averaged to tile × tile.
+  // T = tiles, checked ≤ max_tiles. The batch dimension becomes the symbol "B*T".
+  tile_image: { inputs: ["x"], attrs: { tile: "int", tiles: "int", max_tiles: "int" }, params: [] },
+  // [B*T, N, D] → [B, T·N, D]: each example's tiles' tokens side by side, in tile order.
+  merge_tiles: { inputs: ["x"], attrs: { tiles: "int" }, params: [] },
+  // [B, N, …] → float [B, N]: 1 at tokens start..end-1, 0 elsewhere (e.g. the image positions).
+  token_mask: { inputs: ["x"], attrs: { start: "int", end: "int" }, params: [] },
+  // Multi-head scaled dot-product attention without projections: q [B, N, D], k and v [B, M, D]
+  // (key mask [B, M] optional) → [B, N, D]; the same heads, scaling and masks as `attention`.
+  attend: { inputs: ["q", "k", "v", "mask?"], attrs: { heads: "int", causal: "bool" }, params: [] },
+  // Partial LoRA (InternLM-XComposer2): scale · mask[…, None] · (x · a) · b, the low-rank update of a
+  // projection at the masked positions only. x [B, N, D], mask [B, N] → [B, N, units];
+  // a [D, rank] (glorot), b [rank, units] (zeros, so the update starts at 0).
+  partial_lora: { inputs: ["x", "mask"], attrs: { units: "int", rank: "int", scale: "float" }, params: ["a", "b"] },
+
+  // x [B, T, D], tokens [B, L, D], int mask [B, T] → [B, T, D]: the k-th position of row b whose mask
+  // is 1 takes tokens[b, k] (k < L); every other position keeps x (Kosmos-2's image embeddings).
+  place_tokens: { inputs: ["x", "tokens", "mask"], attrs: {}, params: [] },
 
   // Mean softmax cross-entropy. logits [B, C], labels int [B] → [].
   cross_entropy: { inputs: ["logits", "labels"], attrs: {}, params: [] },

@@ -206,7 +206,8 @@ export interface BinaryExpr {
 
 export interface UnaryExpr {
   kind: "UnaryExpr";
-  op: "-";
+  /** `frozen e`: the parameters of the call e are not trained (a block value stays frozen wherever it is applied). */
+  op: "-" | "frozen";
   operand: Expr;
   span: Span;
 }

@@ -307,13 +307,14 @@ class Converter {
     return result;
   }
 
-  /** `-x.f(y) as g`: the minuses apply to the whole postfix chain. */
+  /** `-x.f(y) as g`, `frozen f(x) as g`: the prefixes apply to the whole postfix chain, innermost last. */
   private operand(node: CstNode): Expr {
     let expr = this.postfix(node);
-    const minuses = tokens(node, "minus");
-    for (let i = minuses.length - 1; i >= 0; i--) {
-      const opSpan = this.span(minuses[i]);
-      expr = this.deeper({ kind: "UnaryExpr", op: "-", operand: expr, span: join(opSpan, expr.span) }, expr);
+    const prefixes = [...tokens(node, "minus"), ...tokens(node, "frozen")].sort((a, b) => a.startOffset - b.startOffset);
+    for (let i = prefixes.length - 1; i >= 0; i--) {
+      const opSpan = this.span(prefixes[i]);
+      const op = prefixes[i].image === "frozen" ? "frozen" : "-";
+      expr = this.deeper({ kind: "UnaryExpr", op, operand: expr, span: join(opSpan, expr.span) }, expr);
     }
     return expr;
   }

@@ -260,7 +260,7 @@ class Printer {
       case "ListExpr":
         return `[${e.items.map((i) => this.expr(i)).join(", ")}]`;
       case "UnaryExpr":
-        return `-${this.operand(e.operand, precedence(e.operand) < UNARY, aliasBlocked)}`;
+        return `${e.op === "frozen" ? "frozen " : "-"}${this.operand(e.operand, precedence(e.operand) < UNARY, aliasBlocked)}`;
       case "BinaryExpr": {
         const p = precedence(e);
         // Left-associative: a right operand of the same precedence needs parentheses.

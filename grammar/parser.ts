@@ -291,7 +291,12 @@ export class VlmParser extends CstParser {
    * labels; cst-to-ast.ts puts them back in order by their source offsets.
    */
   operand = this.RULE("operand", () => {
-    this.MANY(() => this.CONSUME(T.Minus, { LABEL: "minus" }));
+    this.MANY(() =>
+      this.OR3([
+        { ALT: () => this.CONSUME(T.Minus, { LABEL: "minus" }) },
+        { ALT: () => this.CONSUME(T.Frozen, { LABEL: "frozen" }) },
+      ]),
+    );
     this.OR([
       { ALT: () => this.CONSUME(T.NumberLiteral, { LABEL: "number" }) },
       { ALT: () => this.CONSUME(T.StringLiteral, { LABEL: "string" }) },

@@ -43,6 +43,8 @@ export const Repeat = keyword("repeat");
 export const As = keyword("as");
 export const Loss = keyword("loss", true);
 export const Train = keyword("train", true);
+// A prefix on a call or block value: the parameters of that call are not trained.
+export const Frozen = keyword("frozen");
 // Literals and scalar types.
 export const True = keyword("true");
 export const False = keyword("false");
@@ -111,7 +113,7 @@ export const allTokens: TokenType[] = [
   Block, Encoder, Projection, Connector, Model, Import, Extends,
   // `int` before `in`: a keyword that is a prefix of another must come after it.
   True, False, Int, Float, Bool, String,
-  In, Out, Repeat, As, Loss, Train,
+  In, Out, Repeat, As, Loss, Train, Frozen,
   Identifier,
   Name,
   BinaryOperator,

@@ -79,7 +79,7 @@ describe("vlmc inspect", () => {
   it("prints exactly the documented JSON keys", async () => {
     const r = await run("inspect", "specs/vit.vlm", "--json");
     const summary = JSON.parse(r.stdout);
-    expect(Object.keys(summary)).toEqual(["model", "params", "flops", "inputs", "outputs", "modules"]);
+    expect(Object.keys(summary)).toEqual(["model", "params", "trainableParams", "frozenParams", "flops", "inputs", "outputs", "modules"]);
     expect(Object.keys(summary.modules[0])).toEqual(["path", "kind", "params", "flops", "shape"]);
     expect(summary.modules[0]).toMatchObject({ path: "", kind: "model", params: summary.params, flops: summary.flops });
   });

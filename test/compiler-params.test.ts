@@ -53,7 +53,7 @@ describe("parameter counts match the closed forms", () => {
     expect(params("specs/clip.vlm", { model: "ClipMlp" })).toBe(mlpHeads);
   });
 
-  it("KOSMOS-style (conv tower + MLP projector + causal decoder over image and text tokens)", () => {
+  it("KOSMOS-style (conv tower + MLP projector, Resampler or Q-Former + causal decoder; or gated cross-attention)", () => {
     const width = 128;
     const decoder = (imageTokens: number) =>
       64 * width + (imageTokens + 12) * width + 2 * transformerBlock(width, 4) + layerNorm(width) + dense(width, 64);
@@ -64,5 +64,55 @@ describe("parameter counts match the closed forms", () => {
     const crossAttention = 2 * width * width + 2 * 64 * width + 4 * width;
     const resampler = 16 * width + 2 * layerNorm(width) + layerNorm(64) + crossAttention + mlp(width, 2 * width);
     expect(params("specs/kosmos.vlm", { model: "KosmosResampler" })).toBe(convTower(3, 32, 64) + resampler + decoder(16));
+    // Q-Former: learned queries, a norm over the image tokens, two layers of (three norms,
+    // self-attention among the queries, cross-attention to the image, MLP of ratio 2), a final norm.
+    const qformerLayer = 3 * layerNorm(width) + attention(width) + crossAttention + mlp(width, 2 * width);
+    const qformer = 16 * width + layerNorm(64) + 2 * qformerLayer + layerNorm(width);
+    expect(params("specs/kosmos.vlm", { model: "KosmosQFormer" })).toBe(convTower(3, 32, 64) + qformer + decoder(16));
+    // Gated decoder (Flamingo): the text alone is positioned (12 positions); each layer is a gated
+    // cross-attention block (two norms, cross-attention to the 128-wide projected image, two gate
+    // scalars, an MLP of ratio 4) and then a causal transformer block.
+    const gatedCrossAttention = 2 * layerNorm(width) + attention(width) + 2 + mlp(width, 4 * width);
+    const gatedDecoder = 64 * width + 12 * width + 2 * (gatedCrossAttention + transformerBlock(width, 4)) + layerNorm(width) + dense(width, 64);
+    const projector = dense(64, width) + dense(width, width);
+    expect(params("specs/kosmos.vlm", { model: "KosmosGated" })).toBe(convTower(3, 32, 64) + projector + gatedDecoder);
+  });
+});
+
+describe("parameter counts of the later lineage (issue 8)", () => {
+  const width = 128;
+  // The decoder of DecoderFusion over imageTokens + 12 text positions (vocab 64).
+  const decoder = (imageTokens: number) =>
+    64 * width + (imageTokens + 12) * width + 2 * transformerBlock(width, 4) + layerNorm(width) + dense(width, 64);
+  const mlpProjector = dense(64, width) + dense(width, width);
+
+  it("Qwen-VL (ViT + one cross-attention adapter with 8 queries + decoder)", () => {
+    // kv_proj to the width, the queries, norms on queries, keys/values and output, cross-attention.
+    const adapter = dense(64, width) + 8 * width + 3 * layerNorm(width) + attention(width);
+    expect(params("specs/qwen-vl.vlm")).toBe(vit(32, 3, 8, 64, 4, 2) + adapter + decoder(8));
+  });
+
+  it("Idefics2 (conv tower + MLP projection + 2-layer perceiver resampler to 8 latents + decoder)", () => {
+    const perceiverLayer = 3 * layerNorm(width) + attention(width) + mlp(width, 2 * width);
+    const resampler = 8 * width + 2 * perceiverLayer + layerNorm(width);
+    expect(params("specs/idefics2.vlm")).toBe(convTower(3, 32, 64) + mlpProjector + resampler + decoder(8));
+  });
+
+  it("InternVL (conv tower on 16×16 tiles + pixel shuffle projector + decoder over 5 tiles × 1 token)", () => {
+    const projector = layerNorm(4 * 64) + dense(4 * 64, width) + dense(width, width);
+    expect(params("specs/internvl.vlm")).toBe(convTower(3, 32, 64) + projector + decoder(5));
+  });
+
+  it("XComposer2 (Partial LoRA decoder): total, trainable and frozen", () => {
+    const rank = 8;
+    const ploraLinear = (i: number, o: number) => dense(i, o) + i * rank + rank * o;
+    const ploraBlock = 2 * layerNorm(width) + 4 * ploraLinear(width, width) + ploraLinear(width, 4 * width) + ploraLinear(4 * width, width);
+    const decoderPlora = 64 * width + 28 * width + 2 * ploraBlock + layerNorm(width) + dense(width, 64);
+    const frozen = 2 * (4 * dense(width, width) + dense(width, 4 * width) + dense(4 * width, width));
+    const result = compileFile("specs/xcomposer2.vlm");
+    expect(result.diagnostics).toEqual([]);
+    const totals = result.program!.totals;
+    expect(totals.params).toBe(convTower(3, 32, 64) + mlpProjector + decoderPlora);
+    expect(totals.params - totals.trainableParams).toBe(frozen);
   });
 });

@@ -25,6 +25,8 @@ const CLIP_OUTPUTS = [
   "vision_last_hidden_state", "vision_pooler_output", "text_last_hidden_state", "text_pooler_output",
 ];
 
+const KOSMOS2_OUTPUTS = ["logits", "image_embeds", "text_last_hidden_state", "vision_last_hidden_state", "vision_pooler_output"];
+
 export function sharedFixtures(): Fixture[] {
   const vit = join(SHARED_FIXTURES, "vit-dev");
   const clip = join(SHARED_FIXTURES, "clip-dev");
@@ -38,15 +40,24 @@ export function sharedFixtures(): Fixture[] {
 }
 
 export function ownFixtures(): Fixture[] {
-  const at = (name: string, compare: string[]): Fixture => {
+  const at = (name: string, compare: string[], textLength?: number): Fixture => {
     const dir = join(OWN_FIXTURES, name);
-    return { name, model: dir, inputs: join(dir, "inputs.json"), outputs: join(dir, "outputs.json"), compare };
+    const fixture: Fixture = { name, model: dir, inputs: join(dir, "inputs.json"), outputs: join(dir, "outputs.json"), compare };
+    if (textLength === undefined) return fixture;
+    return { ...fixture, name: `${name} (text length ${textLength})`, textLength };
   };
   return [
     at("vit-tanh-noqkvbias", ["last_hidden_state", "pooler_output"]),
     at("vit-cls-quickgelu-grey", ["logits"]),
     at("clip-quickgelu-legacy-eos", CLIP_OUTPUTS),
     at("clip-tanh-first-eos", CLIP_OUTPUTS),
+    at("clip-zeroshot-bpe", CLIP_OUTPUTS),
+    // Compiled for max_position_embeddings (the 12- and 14-token inputs are padded and cropped back)
+    // and for exactly the inputs' length.
+    at("kosmos2-tied", KOSMOS2_OUTPUTS),
+    at("kosmos2-tied", KOSMOS2_OUTPUTS, 12),
+    at("kosmos2-untied-noscale", KOSMOS2_OUTPUTS),
+    at("kosmos2-untied-noscale", KOSMOS2_OUTPUTS, 14),
   ];
 }
 

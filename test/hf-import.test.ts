@@ -1,6 +1,6 @@
 // The importer's checks: config parsing (defaults, unsupported architectures and options), the
 // header-only check that lists every problem of a checkpoint at once, and the layout transforms.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -27,9 +27,9 @@ function errorOf(fn: () => unknown): HfImportError {
 
 describe("config.json", () => {
   test("an unsupported architecture names the supported ones", () => {
-    const err = errorOf(() => parseHfConfig({ architectures: ["Kosmos2ForConditionalGeneration"] }, "k/config.json"));
+    const err = errorOf(() => parseHfConfig({ architectures: ["Blip2ForConditionalGeneration"] }, "k/config.json"));
     expect(err.message).toBe(
-      'k/config.json: architecture "Kosmos2ForConditionalGeneration" is not supported; vlmc imports ViTModel, ViTForImageClassification, CLIPModel',
+      'k/config.json: architecture "Blip2ForConditionalGeneration" is not supported; vlmc imports ViTModel, ViTForImageClassification, CLIPModel, Kosmos2ForConditionalGeneration',
     );
   });
 
@@ -66,6 +66,31 @@ describe("config.json", () => {
     });
     const vit = parseHfConfig({ architectures: ["ViTForImageClassification"], id2label: { 0: "a", 1: "b", 2: "c" } }, "c.json");
     expect(vit).toMatchObject({ imageSize: 224, patch: 16, eps: 1e-12, act: "gelu", qkvBias: true, classes: 3, poolerAct: "tanh" });
+  });
+
+  test("KOSMOS-2: transformers' defaults, its own key names, and the options it cannot take", () => {
+    const kosmos = parseHfConfig({ model_type: "kosmos-2" }, "c.json");
+    expect(kosmos).toMatchObject({
+      architecture: "Kosmos2ForConditionalGeneration",
+      vision: { imageSize: 224, patch: 14, dim: 1024, depth: 24, heads: 16, hidden: 4096, eps: 1e-5, act: "quick_gelu" },
+      text: { vocab: 65037, maxPositions: 2048, dim: 2048, depth: 24, heads: 32, hidden: 8192, eps: 1e-5, act: "gelu", pad: 1, embedScale: Math.sqrt(2048) },
+      latentQueries: 64,
+      tied: true,
+    });
+    const small = parseHfConfig({
+      architectures: ["Kosmos2ForConditionalGeneration"], latent_query_num: 4, tie_word_embeddings: false,
+      text_config: { embed_dim: 32, layers: 2, attention_heads: 4, ffn_dim: 48, activation_function: "gelu_new", scale_embedding: false, pad_token_id: 3 },
+    }, "c.json");
+    expect(small).toMatchObject({ text: { dim: 32, depth: 2, heads: 4, hidden: 48, act: "gelu_tanh", pad: 3, embedScale: 1 }, latentQueries: 4, tied: false });
+    expect(errorOf(() => parseHfConfig({ model_type: "kosmos-2", text_config: { embed_dim: 30, attention_heads: 4 } }, "c.json")).message).toMatch(
+      /"text_config.embed_dim": 30 is not divisible by attention_heads = 4/,
+    );
+    expect(errorOf(() => parseHfConfig({ model_type: "kosmos-2", text_config: { add_cross_attention: true } }, "c.json")).message).toMatch(
+      /"text_config.add_cross_attention": true is not supported/,
+    );
+    expect(errorOf(() => parseHfConfig({ model_type: "kosmos-2", text_config: { pad_token_id: null } }, "c.json")).message).toMatch(
+      /"text_config.pad_token_id": null is not supported/,
+    );
   });
 
   test("a missing or broken config.json is a clear error", () => {
@@ -111,6 +136,40 @@ describe("the header-only check", () => {
       ].sort(),
     );
     expect(existsSync(join(out, "model.vlm")), "nothing is written when the check fails").toBe(false);
+  });
+
+  test("KOSMOS-2: the latent queries, the inner LayerNorms and the lm_head (tied or not) are checked too", () => {
+    const source = join(OWN_FIXTURES, "kosmos2-tied");
+    const dir = join(work, "kosmos-doctored");
+    const out = join(work, "kosmos-doctored-out");
+    const { tensors } = readSafetensors(join(source, "model.safetensors"));
+    const doctored = new Map<string, SafetensorsTensor>(tensors);
+    doctored.delete("image_to_text_projection.latent_query");
+    doctored.set("text_model.model.layers.1.self_attn.inner_ln.weight", doctored.get("text_model.model.layers.1.self_attn.inner_attn_ln.weight")!);
+    doctored.delete("text_model.model.layers.1.self_attn.inner_attn_ln.weight");
+    doctored.set("text_model.model.layers.0.ffn.ffn_layernorm.bias", { dtype: "F32", shape: [32], data: new Float32Array(32) });
+    writeSafetensors(join(dir, "model.safetensors"), doctored);
+    const config = JSON.parse(readFileSync(join(source, "config.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+    const lines = errorOf(() => importHf(dir, out)).message.split("\n");
+    expect(lines[0]).toMatch(/the checkpoint does not fit the model its config describes \(4 problems\):$/);
+    expect(lines.slice(1).sort()).toEqual(
+      [
+        "  unmatched:   text_model.model.layers.1.self_attn.inner_ln.weight [32]: no mapping rule for this tensor",
+        "  missing:     image_to_text_projection.latent_query.tokens [4, 32]: no tensor in the checkpoint provides it",
+        "  missing:     layers.1.layer.inner_attn_ln.gamma [32]: no tensor in the checkpoint provides it",
+        "  wrong shape: text_model.model.layers.0.ffn.ffn_layernorm.bias [32] → layers.0.layer.ffn_layernorm.beta: as stored gives [32], the model needs [48]",
+      ].sort(),
+    );
+    // Untied by the config, the checkpoint must hold its own lm_head; the tied one has none.
+    const untied = join(work, "kosmos-untied");
+    mkdirSync(untied, { recursive: true });
+    copyFileSync(join(source, "model.safetensors"), join(untied, "model.safetensors"));
+    writeFileSync(join(untied, "config.json"), JSON.stringify({ ...config, tie_word_embeddings: false }));
+    expect(errorOf(() => importHf(untied, join(work, "kosmos-untied-out"))).message).toMatch(
+      /\(1 problem\):\n  missing:     lm_head\.kernel \[32, 48\]: no tensor in the checkpoint provides it$/,
+    );
+    expect(existsSync(join(out, "model.vlm"))).toBe(false);
   });
 
   test("a folder without config.json or model.safetensors says what it needs", () => {

@@ -113,8 +113,8 @@ function fakeWheel(name = "tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_
 }
 
 describe("finding TensorFlow's C library and headers", () => {
-  test("in a site-packages directory: the libraries first, then only the C-API headers, with the version pip recorded", () => {
-    const source = findTensorflowSource(fakeSitePackages(), "linux");
+  test("in a site-packages directory: the libraries first, then only the C-API headers, with the version pip recorded", async () => {
+    const source = await findTensorflowSource(fakeSitePackages(), "linux");
     expect(source.kind).toBe("package");
     expect(source.path).toBe(join(work, "site-packages", "tensorflow"));
     expect(source.version).toBe("2.21.0");
@@ -125,19 +125,19 @@ describe("finding TensorFlow's C library and headers", () => {
     ]);
   });
 
-  test("in the tensorflow package directory itself", () => {
-    const source = findTensorflowSource(join(fakeSitePackages(), "tensorflow"), "linux");
+  test("in the tensorflow package directory itself", async () => {
+    const source = await findTensorflowSource(join(fakeSitePackages(), "tensorflow"), "linux");
     expect(source.path).toBe(join(work, "site-packages", "tensorflow"));
     expect(source.files).toHaveLength(2 + HEADERS.length);
   });
 
-  test("without a version record the version is unknown, not a failure", () => {
-    expect(findTensorflowSource(fakeSitePackages({ version: null }), "linux").version).toBeNull();
+  test("without a version record the version is unknown, not a failure", async () => {
+    expect((await findTensorflowSource(fakeSitePackages({ version: null }), "linux")).version).toBeNull();
   });
 
   test("in a wheel, read without unpacking it", async () => {
     const wheel = fakeWheel();
-    const source = findTensorflowSource(wheel, "linux");
+    const source = await findTensorflowSource(wheel, "linux");
     expect(source.kind).toBe("wheel");
     expect(source.version).toBe("2.21.0");
     expect(source.files.map((f) => f.target)).toEqual([
@@ -159,30 +159,30 @@ describe("finding TensorFlow's C library and headers", () => {
     ["missing C headers", { without: ["include/tensorflow/c/eager/c_api.h"] }, /C headers are missing \(no include\/tensorflow\/c\/eager\/c_api\.h\)/],
     ["a TensorFlow too old for the binding", { version: "2.5.0" }, /TensorFlow 2\.5\.0 found; .* 2\.9 or newer/],
     ["another major version", { version: "3.0.0" }, /TensorFlow 3\.0\.0 found/],
-  ])("a package with %s is refused with what to do", (_what, options, message) => {
+  ])("a package with %s is refused with what to do", async (_what, options, message) => {
     const site = fakeSitePackages(options);
-    expect(() => findTensorflowSource(site, "linux")).toThrow(NativeSetupError);
-    expect(() => findTensorflowSource(site, "linux")).toThrow(message);
+    await expect(findTensorflowSource(site, "linux")).rejects.toThrow(NativeSetupError);
+    await expect(findTensorflowSource(site, "linux")).rejects.toThrow(message);
   });
 
-  test("wheels that cannot serve are refused: missing members, another platform, not a zip", () => {
-    expect(() => findTensorflowSource(fakeWheel(undefined, ["tensorflow/libtensorflow_cc.so.2"]), "linux")).toThrow(/libtensorflow_cc\.so\.2 .* is missing/);
-    expect(() => findTensorflowSource(fakeWheel("tensorflow-2.21.0-cp311-cp311-macosx_12_0_arm64.whl"), "linux")).toThrow(/built for macosx_12_0_arm64, not Linux/);
+  test("wheels that cannot serve are refused: missing members, another platform, not a zip", async () => {
+    await expect(findTensorflowSource(fakeWheel(undefined, ["tensorflow/libtensorflow_cc.so.2"]), "linux")).rejects.toThrow(/libtensorflow_cc\.so\.2 .* is missing/);
+    await expect(findTensorflowSource(fakeWheel("tensorflow-2.21.0-cp311-cp311-macosx_12_0_arm64.whl"), "linux")).rejects.toThrow(/built for macosx_12_0_arm64, not Linux/);
     const broken = join(work, "tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl");
     writeFileSync(broken, "not a zip at all");
-    expect(() => findTensorflowSource(broken, "linux")).toThrow(/cannot read the wheel \(not a zip archive.*download it again/);
+    await expect(findTensorflowSource(broken, "linux")).rejects.toThrow(/cannot read the wheel \(not a zip archive.*download it again/);
   });
 
-  test("paths that hold no TensorFlow: each says what was expected", () => {
-    expect(() => findTensorflowSource(join(work, "nowhere"), "linux")).toThrow(/--from .*nowhere: no such file or directory/);
+  test("paths that hold no TensorFlow: each says what was expected", async () => {
+    await expect(findTensorflowSource(join(work, "nowhere"), "linux")).rejects.toThrow(/--from .*nowhere: no such file or directory/);
     mkdirSync(join(work, "empty"));
-    expect(() => findTensorflowSource(join(work, "empty"), "linux")).toThrow(/no TensorFlow package here \(expected libtensorflow_cc\.so\.2.*pip install tensorflow-cpu/);
+    await expect(findTensorflowSource(join(work, "empty"), "linux")).rejects.toThrow(/no TensorFlow package here \(expected libtensorflow_cc\.so\.2.*pip install tensorflow-cpu/);
     put(join(work, "notes.txt"));
-    expect(() => findTensorflowSource(join(work, "notes.txt"), "linux")).toThrow(/a file must be a TensorFlow wheel \(\.whl\)/);
+    await expect(findTensorflowSource(join(work, "notes.txt"), "linux")).rejects.toThrow(/a file must be a TensorFlow wheel \(\.whl\)/);
   });
 
-  test("only Linux wheels are used: elsewhere the message points at tfjs-node itself", () => {
-    expect(() => findTensorflowSource(fakeSitePackages(), "darwin")).toThrow(/on darwin, install @tensorflow\/tfjs-node 4\.22\.0/);
+  test("only Linux wheels are used: elsewhere the message points at tfjs-node itself", async () => {
+    await expect(findTensorflowSource(fakeSitePackages(), "darwin")).rejects.toThrow(/on darwin, install @tensorflow\/tfjs-node 4\.22\.0/);
   });
 
   test("versions from wheel names and dist-info directories", () => {
@@ -196,10 +196,36 @@ describe("finding TensorFlow's C library and headers", () => {
     expect(versionFromDistInfo(join(work, "none"))).toBeNull();
   });
 
-  test("the zip reader lists members with their sizes", () => {
-    const entries = listZip(fakeWheel());
+  test("the zip reader lists members with their sizes", async () => {
+    const entries = await listZip(fakeWheel());
     const cc = entries.find((e) => e.name === "tensorflow/libtensorflow_cc.so.2");
     expect(cc).toMatchObject({ method: 8, size: "cc-library".length, mode: 0o644 });
+  });
+
+  test("the zip reader refuses files that are not zips, truncated or corrupt, with a ZipError", async () => {
+    const wheel = fakeWheel();
+    const bytes = readFileSync(wheel);
+    const notZip = join(work, "not.zip");
+    writeFileSync(notZip, "not a zip at all");
+    await expect(listZip(notZip)).rejects.toThrow(expect.objectContaining({ name: "ZipError", message: expect.stringMatching(/^not a zip archive/) }));
+    const truncated = join(work, "truncated.zip");
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await expect(listZip(truncated)).rejects.toThrow(/not a zip archive, or a truncated one/);
+    // The central directory's first record, its signature overwritten.
+    const cdOffset = bytes.readUInt32LE(bytes.length - 22 + 16);
+    const badDirectory = Buffer.from(bytes);
+    badDirectory.writeUInt32LE(0, cdOffset);
+    const corrupt = join(work, "corrupt.zip");
+    writeFileSync(corrupt, badDirectory);
+    await expect(listZip(corrupt)).rejects.toThrow(expect.objectContaining({ name: "ZipError", message: expect.stringMatching(/^corrupt or truncated zip archive: /) }));
+    // A member's deflated data overwritten with an invalid deflate block: extraction fails with its name.
+    const entries = await listZip(wheel);
+    const cc = entries.find((e) => e.name === "tensorflow/libtensorflow_cc.so.2")!;
+    const dataStart = cc.localOffset + 30 + bytes.readUInt16LE(cc.localOffset + 26) + bytes.readUInt16LE(cc.localOffset + 28);
+    const badData = Buffer.from(bytes);
+    badData.fill(0xff, dataStart, dataStart + cc.compressedSize);
+    writeFileSync(wheel, badData);
+    await expect(extractZipEntry(wheel, cc, join(work, "out"))).rejects.toThrow(/^tensorflow\/libtensorflow_cc\.so\.2: corrupt or truncated zip archive: /);
   });
 });
 

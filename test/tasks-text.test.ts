@@ -81,8 +81,8 @@ describe("decoder sequences (lm)", () => {
   });
 
   it("measure the longest text a split needs, for the seq_len check", () => {
-    const caption = longestText(shapes.splits["train"]!, "caption");
-    const lm = longestText(shapes.splits["train"]!, "lm");
+    const caption = longestText(shapes.splits["train"]!, "caption", tokenizer);
+    const lm = longestText(shapes.splits["train"]!, "lm", tokenizer);
     expect(caption.length).toBeLessThanOrEqual(9); // <bos> a small red circle on the left <eos>
     expect(lm.length).toBe(8); // <bos> + 6 question words + a one-word answer (tokens drop the last id)
   });

@@ -14,7 +14,7 @@ import { loadWeightsInto, WeightsMismatchError } from "../../runtime/io/checkpoi
 import { loadModel } from "../../runtime/model.js";
 import { taskNameOf, taskReadsText } from "../../runtime/tasks/index.js";
 import { taskReport } from "../../runtime/tasks/report.js";
-import { WordTokenizer } from "../../runtime/text/tokenizer.js";
+import { BESIDE_WEIGHTS, loadTokenizer } from "../../runtime/text/load.js";
 import { checkClassCount, evaluate } from "../../runtime/train/evaluate.js";
 import { planInputs } from "../../runtime/train/inputs.js";
 import { compileForData } from "../../runtime/train/setup.js";
@@ -34,6 +34,7 @@ export const evalCommand: VlmcCommand = {
       .option("data", { type: "string", describe: "mnist, shapes, or a folder (default: the spec's train { data })" })
       .option("split", { type: "string", default: "test", describe: "which split to evaluate" })
       .option("set", { type: "string", array: true, default: [], describe: "the same --set overrides as in training" })
+      .option("tokenizer", { type: "string", describe: "text models: the tokenizer (default: the tokenizer.json training saved beside the weights)" })
       .option("batch", { type: "number", default: 256, describe: "examples per forward pass" })
       .option("limit", { type: "number", describe: "evaluate only the first N examples" })
       .option("data-seed", { type: "number", default: 0, describe: "seed of a generated dataset or a folder's split (as in training)" })
@@ -57,7 +58,7 @@ export const evalCommand: VlmcCommand = {
     // A text model encodes with the tokenizer it was trained with, saved beside its weights.
     if (!existsSync(args.weights as string)) throw new DataError("no such weights file (a run writes weights.safetensors in its --out directory)", args.weights as string);
     const task = taskNameOf(firstPass.program);
-    const tokenizer = taskReadsText(task) ? WordTokenizer.load(join(dirname(args.weights as string), TOKENIZER_FILE)) : undefined;
+    const tokenizer = taskReadsText(task) ? (args.tokenizer !== undefined ? loadTokenizer(args.tokenizer as string) : loadTokenizer(join(dirname(args.weights as string), TOKENIZER_FILE), BESIDE_WEIGHTS)) : undefined;
     const compiled = compileForData(spec, { model: args.model, set: args.set as string[], ...(tokenizer ? { tokenizer } : {}) }, dataset);
     if (!compiled.program) throw new CliExit(1, formatDiagnostics(compiled.diagnostics, compiled.sources));
     if (compiled.bound.length > 0) process.stderr.write(`data: set ${compiled.bound.join(", ")} from ${dataset.name}\n`);

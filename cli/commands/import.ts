@@ -8,13 +8,13 @@ import type { VlmcCommand } from "./types.js";
 
 export const importCommand: VlmcCommand = {
   command: "import <source> <dir>",
-  describe: "Import a pretrained checkpoint: vlmc import hf <dir> -o <outdir> (Hugging Face ViTModel, ViTForImageClassification, CLIPModel)",
+  describe: "Import a pretrained checkpoint: vlmc import hf <dir> -o <outdir> (Hugging Face ViTModel, ViTForImageClassification, CLIPModel, Kosmos2ForConditionalGeneration)",
   builder: (y: Argv) =>
     y
       .positional("source", { type: "string", choices: ["hf"], describe: "where the checkpoint comes from (hf: a Hugging Face model folder)" })
       .positional("dir", { type: "string", describe: "the model folder: config.json + model.safetensors", demandOption: true })
       .option("out", { alias: "o", type: "string", demandOption: true, describe: "output folder for model.vlm and weights.safetensors" })
-      .option("text-length", { type: "number", describe: "CLIP: compile the text tower for this many tokens (default: max_position_embeddings)" })
+      .option("text-length", { type: "number", describe: "CLIP, KOSMOS-2: compile the text for this many tokens (default: max_position_embeddings)" })
       .option("name", { type: "string", describe: "the model's name in model.vlm (default: Imported<Architecture>)" }),
   handler: async (args: Record<string, any>) => {
     const textLength = args["textLength"] as number | undefined;
@@ -29,8 +29,12 @@ export const importCommand: VlmcCommand = {
     process.stdout.write(
       `imported ${result.config.architecture} from ${args.dir}: ${result.steps.length} tensors → model ${program.model} ` +
         `(${program.params.length} parameters, ${result.values.toLocaleString("en-US")} values)\n` +
-        `wrote ${result.specFile}, ${result.weightsFile}\n`,
+        `wrote ${[result.specFile, result.weightsFile, ...result.tokenizerFiles].join(", ")}\n`,
     );
+    // A CLIP without its tokenizer runs with `vlmc run` (ids given), but predict --labels needs one.
+    if (result.config.family === "clip" && result.tokenizerFiles.length === 0) {
+      process.stderr.write(`note: ${args.dir} has no tokenizer.json; give 'vlmc predict' the model's tokenizer with --tokenizer\n`);
+    }
     return 0;
   },
 };

@@ -56,7 +56,7 @@ export const commandEntries: CommandEntry[] = [
   {
     command: "import <source> <dir>",
     describe:
-      "Import a pretrained checkpoint: vlmc import hf <dir> -o <outdir> (Hugging Face ViTModel, ViTForImageClassification, CLIPModel)",
+      "Import a pretrained checkpoint: vlmc import hf <dir> -o <outdir> (Hugging Face ViTModel, ViTForImageClassification, CLIPModel, Kosmos2ForConditionalGeneration)",
     load: async () => (await import("./import.js")).importCommand,
   },
   {

@@ -17,10 +17,13 @@ import { DataError, type BatchField } from "../../runtime/data/types.js";
 import { loadWeightsInto } from "../../runtime/io/checkpoint.js";
 import { loadModel, type Model } from "../../runtime/model.js";
 import { embedTexts, EMBEDDING_OUTPUTS } from "../../runtime/tasks/contrastive.js";
-import { createTask, taskNameOf, vocabOf } from "../../runtime/tasks/index.js";
+import { createTask, taskNameOf } from "../../runtime/tasks/index.js";
 import { generate } from "../../runtime/tasks/lm.js";
 import { promptIds, type TextSetup } from "../../runtime/tasks/text.js";
-import { splitWords, UNK, WordTokenizer } from "../../runtime/text/tokenizer.js";
+import { BESIDE_WEIGHTS, loadTokenizer } from "../../runtime/text/load.js";
+import { UNK } from "../../runtime/text/tokenizer.js";
+import type { TextTokenizer } from "../../runtime/text/types.js";
+import { tokenizerBindings } from "../../runtime/train/setup.js";
 import { TOKENIZER_FILE } from "../../runtime/train/trainer.js";
 import { CliExit, UserError } from "../errors.js";
 import { startBackend } from "./train.js";
@@ -39,6 +42,7 @@ export const predictCommand: VlmcCommand = {
       .option("max-tokens", { type: "number", default: 8, describe: "decoder models: longest answer, in tokens" })
       .option("model", { type: "string", describe: "which model of the spec (default: the first)" })
       .option("set", { type: "string", array: true, default: [], describe: "the same --set overrides as in training" })
+      .option("tokenizer", { type: "string", describe: "the tokenizer (default: the tokenizer.json training saved beside the weights)" })
       .option("backend", { type: "string", choices: BACKEND_CHOICES as string[], describe: "tfjs backend (default: auto, or $VLMC_BACKEND)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object" }),
   handler: async (args: Record<string, any>) => {
@@ -55,11 +59,10 @@ export const predictCommand: VlmcCommand = {
     if (taskName === "classify") {
       throw new UserError(`model ${first.program.model} is a classifier (train { task = "classify" }): predict runs text models; use 'vlmc eval' for classifiers`);
     }
-    const tokenizer = WordTokenizer.load(join(dirname(weights), TOKENIZER_FILE));
-    // vocab is data-bound: training set it from the tokenizer unless the user set it.
-    const top = first.program.modules.find((m) => m.path === "");
-    const bindVocab = vocabOf(first.program) !== undefined && top?.argSources["vocab"] !== "set" && vocabOf(first.program) !== tokenizer.size;
-    const compiled = bindVocab ? compileFile(spec, { ...modelOpt, set: [...set, `vocab=${tokenizer.size}`] }) : first;
+    const tokenizer = args.tokenizer !== undefined ? loadTokenizer(args.tokenizer as string) : loadTokenizer(join(dirname(weights), TOKENIZER_FILE), BESIDE_WEIGHTS);
+    // vocab (and a text encoder's eot) are bound to the tokenizer as training bound them, unless the user set them.
+    const bindings = tokenizerBindings(first.program, tokenizer);
+    const compiled = bindings.length > 0 ? compileFile(spec, { ...modelOpt, set: [...set, ...bindings] }) : first;
     if (!compiled.program) throw new CliExit(1, formatDiagnostics(compiled.diagnostics, compiled.sources));
     const task = createTask(compiled.program, { tokenizer });
     const text = task.text!;
@@ -125,11 +128,13 @@ function parseLabels(text: string): string[] {
   return labels;
 }
 
-/** Says which words the tokenizer does not know: they are read as <unk>, which the model never learned to mean anything. */
-function warnUnknownWords(tokenizer: WordTokenizer, texts: readonly string[], quiet: boolean): void {
-  const unknown = [...new Set(texts.flatMap((t) => splitWords(t)).filter((w) => tokenizer.idOf(w) === tokenizer.idOf(UNK)))];
+/** Says which words the tokenizer does not know: they are read as its unknown token, which the model never learned to mean anything. */
+function warnUnknownWords(tokenizer: TextTokenizer, texts: readonly string[], quiet: boolean): void {
+  const unknown = tokenizer.unknownWords(texts);
   if (unknown.length > 0 && !quiet) {
-    process.stderr.write(`warning: ${unknown.map((w) => `'${w}'`).join(", ")} ${unknown.length === 1 ? "is" : "are"} not in the training vocabulary and map${unknown.length === 1 ? "s" : ""} to ${UNK}\n`);
+    const where = tokenizer.kind === "word" ? "the training vocabulary" : "the tokenizer's vocabulary";
+    const unk = tokenizer.kind === "word" ? UNK : "its unknown token";
+    process.stderr.write(`warning: ${unknown.map((w) => `'${w}'`).join(", ")} ${unknown.length === 1 ? "is" : "are"} not in ${where} and map${unknown.length === 1 ? "s" : ""} to ${unk}\n`);
   }
 }
 

@@ -7,7 +7,10 @@ import type { Argv } from "yargs";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
 import { BACKEND_CHOICES, BackendError, initBackend, type BackendRequest } from "../../runtime/backend.js";
 import { loadDataset } from "../../runtime/data/index.js";
+import { loadWeightsInto } from "../../runtime/io/checkpoint.js";
 import { loadModel } from "../../runtime/model.js";
+import { taskNameOf, taskReadsText } from "../../runtime/tasks/index.js";
+import { loadTokenizer } from "../../runtime/text/load.js";
 import { OPTIMIZER_NAMES } from "../../runtime/train/optimizers.js";
 import { createProgress } from "../../runtime/train/progress.js";
 import { SCHEDULE_KINDS } from "../../runtime/train/schedule.js";
@@ -38,7 +41,9 @@ export const trainCommand: VlmcCommand = {
       .option("backend", { type: "string", choices: BACKEND_CHOICES as string[], describe: "tfjs backend (default: auto, or $VLMC_BACKEND)" })
       .option("out", { alias: "o", type: "string", describe: "run directory (default: runs/<model>-<time>)" })
       .option("resume", { type: "boolean", default: false, describe: "continue the run in --out from its last checkpoint" })
+      .option("init", { type: "string", describe: "start from these weights (a safetensors file in the model's parameter names, e.g. the weights.safetensors of `vlmc import hf`) instead of a random initialisation" })
       .option("set", { type: "string", array: true, default: [], describe: "override a model parameter: --set name=value (repeatable)" })
+      .option("tokenizer", { type: "string", describe: "text models: a Hugging Face tokenizer.json (or a folder holding one) instead of a word vocabulary built from the training text" })
       .option("limit", { type: "number", describe: "use only the first N examples of each split (quick runs)" })
       .option("eval-every", { type: "number", describe: "also evaluate every N steps (default: every epoch)" })
       .option("log-every", { type: "number", describe: "log the training loss every N steps (default 50)" }),
@@ -54,7 +59,12 @@ export const trainCommand: VlmcCommand = {
     // The data's own seed stays fixed across training seeds, so runs with different --seed see the same data.
     const dataset = loadDataset(dataName, { seed: args.dataSeed as number });
 
-    const compiled = compileForData(spec, { model: args.model, set: args.set as string[] }, dataset);
+    // A given tokenizer replaces the word vocabulary built from the training text; it is saved beside the weights.
+    const tokenizer = args.tokenizer !== undefined ? loadTokenizer(args.tokenizer as string) : undefined;
+    if (tokenizer && !taskReadsText(taskNameOf(firstPass.program))) {
+      process.stderr.write(`note: model ${firstPass.program.model} reads no text; --tokenizer is not used\n`);
+    }
+    const compiled = compileForData(spec, { model: args.model, set: args.set as string[], ...(tokenizer ? { tokenizer } : {}) }, dataset);
     if (!compiled.program) return printDiagnostics(compiled);
     const program = compiled.program;
     if (compiled.diagnostics.length > 0) process.stderr.write(formatDiagnostics(compiled.diagnostics, compiled.sources) + "\n");
@@ -72,11 +82,20 @@ export const trainCommand: VlmcCommand = {
       throw err;
     }
 
+    // The initial weights are checked (every name and shape, all problems listed) before anything starts.
+    const initFile = args.init as string | undefined;
+    const initial = initFile !== undefined ? loadWeightsInto(program.params, initFile) : undefined;
+
     const backend = await startBackend(args.backend as BackendRequest | undefined);
     process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
 
     const outDir = (args.out as string | undefined) ?? join("runs", `${program.model}-${timestamp()}`);
     const model = await loadModel(program, { seed: settings.seed });
+    if (initial) {
+      // A resumed run's checkpoint, when there is one, replaces these again.
+      model.setParams(initial);
+      process.stderr.write(`init: ${initial.size} tensors from ${initFile}\n`);
+    }
     process.stderr.write(
       `training ${program.model} from ${spec}: ${model.paramCount.toLocaleString("en-US")} parameters, ` +
         `${settings.optimizer.name} lr ${settings.lr} (${settings.schedule}, warmup ${settings.warmup}), batch ${settings.batch}, ` +

@@ -76,8 +76,13 @@ export function lowerNode(node: IRNode, ctx: LowerContext, inputsObject = "input
 
     case "neg": case "exp": case "relu": case "gelu": case "gelu_tanh": case "quick_gelu": case "silu":
     case "tanh": case "sigmoid": case "softmax": case "flatten": case "mean_tokens":
-    case "sinusoidal_positions": case "transpose": case "contrastive_loss":
+    case "transpose": case "contrastive_loss":
       return `${m}(${input(0)})`;
+    case "sinusoidal_positions":
+      // Padding-aware positions (token ids and a pad id) only when the node has ids.
+      return node.inputs.length > 1 ? `${m}(${input(0)}, ${input(1)}, { pad: ${attrs.int("pad")} })` : `${m}(${input(0)})`;
+    case "place_tokens":
+      return `${m}(${input(0)}, ${input(1)}, ${input(2)})`;
 
     case "dense":
       return `${m}(${input(0)}, ${param("kernel")}${node.params["bias"] !== undefined ? `, ${param("bias")}` : ""})`;
@@ -129,6 +134,21 @@ export function lowerNode(node: IRNode, ctx: LowerContext, inputsObject = "input
       return `${m}(${input(0)}, ${input(1)}, { eot: ${attrs.int("eot")} })`;
     case "l2_normalize":
       return `${m}(${input(0)}, { eps: ${attrs.float("eps")} })`;
+
+    case "sincos_2d_positions":
+      return `${m}(${input(0)})`;
+    case "merge_tiles":
+      return `${m}(${input(0)}, { tiles: ${attrs.int("tiles")} })`;
+    case "pixel_shuffle":
+      return `${m}(${input(0)}, { factor: ${attrs.int("factor")} })`;
+    case "tile_image":
+      return `${m}(${input(0)}, { tile: ${attrs.int("tile")}, tiles: ${attrs.int("tiles")} })`;
+    case "token_mask":
+      return `${m}(${input(0)}, { start: ${attrs.int("start")}, end: ${attrs.int("end")} })`;
+    case "attend":
+      return `${m}(${input(0)}, ${input(1)}, ${input(2)}, ${optionalInput(3)}, { heads: ${attrs.int("heads")}, causal: ${attrs.bool("causal")} })`;
+    case "partial_lora":
+      return `${m}(${input(0)}, ${input(1)}, ${param("a")}, ${param("b")}, { scale: ${attrs.float("scale")} })`;
 
     case "cross_entropy":
       return `${m}(${input(0)}, ${input(1)})`;

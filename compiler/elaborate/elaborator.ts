@@ -521,6 +521,7 @@ export class Elaborator {
       case "MemberExpr":
         return this.member(this.evalExpr(e.object, scope), e.property.name, e.property.span);
       case "UnaryExpr": {
+        if (e.op === "frozen") return this.frozen(e.operand, e.span, scope);
         const v = this.evalExpr(e.operand, scope);
         if (v.kind === "int" || v.kind === "float") return { ...v, value: -v.value };
         if (v.kind === "tensor") return this.graph.addNode("neg", [v], {}, {}, v.shape, v.dtype, scope.module, e.span);
@@ -531,6 +532,23 @@ export class Elaborator {
       case "CallExpr":
         return this.call(e, scope);
     }
+  }
+
+  /**
+   * `frozen e`: the parameters of the call e itself are not trainable — an op's own parameters, or
+   * everything a block instantiates — while its arguments are elaborated as usual
+   * (`frozen dense(vision(image), 4)` freezes the dense layer, not the encoder). A block value is
+   * marked instead, so that it declares frozen parameters wherever it is applied
+   * (`vision: encoder = frozen ViT()`).
+   */
+  private frozen(operand: Expr, span: Span, scope: Scope): Value {
+    const before = this.graph.params.length;
+    const v = operand.kind === "CallExpr" ? this.call(operand, scope, true) : this.evalExpr(operand, scope);
+    if (v.kind === "block") return { ...v, frozen: true, text: `frozen ${v.text}` };
+    if ((v.kind === "tensor" || v.kind === "outputs") && this.graph.params.length > before) return v;
+    fail("E0305", `'frozen' expects a call that creates parameters or a block value, found ${v.kind === "tensor" ? "a tensor expression that creates none" : describeValue(v)}`, span, {
+      hint: "freeze a layer or block call, e.g. frozen dense(x, 64) or frozen Mlp(64)(x)",
+    });
   }
 
   private lookup(name: string, span: Span, scope: Scope): Value {
@@ -605,7 +623,7 @@ export class Elaborator {
     fail("E0305", `'${e.op}' cannot combine ${describeValue(left)} with ${describeValue(right)}`, e.span, { notes: originNotes(left, right) });
   }
 
-  private call(e: CallExpr, scope: Scope): Value {
+  private call(e: CallExpr, scope: Scope, frozen = false): Value {
     const callee = this.evalExpr(e.callee, scope);
     const calleeVar = e.callee.kind === "NameRef" && scope.vars.values.has(e.callee.name) ? e.callee.name : null;
     const args: CallArg[] = e.args.map((a) => ({ name: a.name?.name ?? null, value: this.evalExpr(a.value, scope), span: a.span }));
@@ -624,7 +642,13 @@ export class Elaborator {
       const op = callee.name;
       const parametrised = PARAMETRISED.has(op);
       const module = parametrised ? claimModuleName(scope, alias, op) : scope.module;
-      const tensor = buildPrimitive(op, args, { graph: this.graph, module, span: e.span });
+      if (frozen) this.graph.frozenDepth++;
+      let tensor: TensorValue;
+      try {
+        tensor = buildPrimitive(op, args, { graph: this.graph, module, span: e.span });
+      } finally {
+        if (frozen) this.graph.frozenDepth--;
+      }
       if (parametrised) {
         const node = this.graph.nodes[this.graph.nodes.length - 1]!;
         const info = this.graph.addModule({ path: module, kind: "op", block: op, args: { ...node.attrs }, argSources: {}, span: e.span });
@@ -635,7 +659,13 @@ export class Elaborator {
     if (callee.kind === "block") {
       if (!scope.tensors) fail("E0307", `applying ${callee.ref.decl.name.name} to tensors is not allowed in a parameter value`, e.span);
       const name = alias ?? (callee.alias ? { name: callee.alias, span: e.callee.span } : null);
-      return this.instantiate(callee, args, name, calleeVar ?? snakeCase(callee.ref.decl.name.name), scope, e.span);
+      const freeze = frozen || callee.frozen === true;
+      if (freeze) this.graph.frozenDepth++;
+      try {
+        return this.instantiate(callee, args, name, calleeVar ?? snakeCase(callee.ref.decl.name.name), scope, e.span);
+      } finally {
+        if (freeze) this.graph.frozenDepth--;
+      }
     }
     const hidden = e.callee.kind === "NameRef" && (this.blocks.has(e.callee.name) || e.callee.name in PRIMITIVES) ? e.callee.name : null;
     fail("E0308", `${describeValue(callee)} is not callable`, e.callee.span, {

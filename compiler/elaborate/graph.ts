@@ -18,6 +18,8 @@ export class GraphBuilder {
   readonly params: IRParam[] = [];
   readonly modules: IRModuleInfo[] = [];
   private readonly paramNames = new Set<string>();
+  /** > 0 while elaborating under `frozen`: every parameter declared then is not trainable. */
+  frozenDepth = 0;
 
   addNode(
     op: OpName,
@@ -44,7 +46,7 @@ export class GraphBuilder {
     // Module names are unique per scope, so a clash means two roles share a module: keep both.
     for (let i = 1; this.paramNames.has(name); i++) name = `${module ? module + "." : ""}${role}_${i}`;
     this.paramNames.add(name);
-    this.params.push({ name, shape, init, trainable });
+    this.params.push({ name, shape, init, trainable: trainable && this.frozenDepth === 0 });
     return name;
   }
 

@@ -45,7 +45,8 @@ export const PRIMITIVES: Record<string, ArgSpec[]> = {
   concat: [{ name: "xs", kind: "tensors" }, int("axis", 1)],
   class_token: [t("x")],
   position_embedding: [t("x")],
-  sinusoidal_positions: [t("x")],
+  sinusoidal_positions: [t("x"), optT("ids"), int("pad", 1)],
+  place_tokens: [t("x"), t("tokens"), t("mask")],
   learned_tokens: [t("like"), int("count"), int("dim")],
   scalar: [float("init")],
   activation: [t("x"), str("name")],
@@ -58,11 +59,18 @@ export const PRIMITIVES: Record<string, ArgSpec[]> = {
   cross_entropy: [t("logits"), t("labels")],
   contrastive_loss: [t("logits")],
   lm_loss: [t("logits"), t("targets"), t("mask")],
+  sincos_2d_positions: [t("x")],
+  pixel_shuffle: [t("x"), int("factor", 2)],
+  tile_image: [t("x"), int("tile"), int("max_tiles")],
+  merge_tiles: [t("x")],
+  token_mask: [t("x"), int("start"), int("end")],
+  attend: [t("q"), t("k"), t("v"), int("heads"), optT("mask"), bool("causal", false)],
+  partial_lora: [t("x"), t("mask"), int("units"), int("rank", 8), float("scale", 1)],
 };
 for (const op of UNARY) PRIMITIVES[op] = [t("x")];
 
 /** Primitives that own parameters: each call is a module (named by `as` or automatically). */
-export const PARAMETRISED = new Set(["dense", "conv2d", "layer_norm", "attention", "embedding", "class_token", "position_embedding", "learned_tokens", "scalar"]);
+export const PARAMETRISED = new Set(["dense", "conv2d", "layer_norm", "attention", "embedding", "class_token", "position_embedding", "learned_tokens", "scalar", "partial_lora"]);
 
 export interface CallArg {
   name: string | null;
@@ -395,7 +403,34 @@ export function buildPrimitive(op: string, args: CallArg[], ctx: OpContext): Ten
       if (x.shape.length !== 3) rankError(op, "a token tensor [B, N, D]", x, argSpan("x"));
       const d = intDim(op, x.shape[2]!, "width", argSpan("x"));
       if (d % 2 !== 0) fail("E0404", `sinusoidal_positions: width ${d} is not even`, argSpan("x"));
-      return node("sinusoidal_positions", [x], {}, {}, x.shape);
+      const ids = optTensor("ids");
+      if (!ids) {
+        if (bound.get("pad")) fail("E0302", "sinusoidal_positions: 'pad' applies to padding-aware positions, which need 'ids'", argSpan("pad"), { hint: "pass the token ids: sinusoidal_positions(x, ids = tokens, pad = …)" });
+        return node("sinusoidal_positions", [x], {}, {}, x.shape);
+      }
+      requireInt(op, "ids", ids, argSpan("ids"));
+      if (ids.shape.length !== 2 || !sameDim(ids.shape[0]!, x.shape[0]!) || ids.shape[1] !== x.shape[1]) {
+        fail("E0401", `sinusoidal_positions: ids must be ${formatShape(x.shape.slice(0, 2))} to match ${formatShape(x.shape)}, found ${formatShape(ids.shape)}`, argSpan("ids"));
+      }
+      const pad = num("pad");
+      if (pad < 0) fail("E0407", `sinusoidal_positions: 'pad' must be a token id (>= 0), found ${pad}`, argSpan("pad"));
+      return node("sinusoidal_positions", [x, ids], { pad }, {}, x.shape);
+    }
+    case "place_tokens": {
+      const x = tensor("x");
+      const tokens = tensor("tokens");
+      const mask = tensor("mask");
+      requireFloat(op, "x", x, argSpan("x"));
+      requireFloat(op, "tokens", tokens, argSpan("tokens"));
+      requireInt(op, "mask", mask, argSpan("mask"));
+      if (x.shape.length !== 3) rankError(op, "a token tensor [B, T, D]", x, argSpan("x"));
+      if (tokens.shape.length !== 3 || !sameDim(tokens.shape[0]!, x.shape[0]!) || tokens.shape[2] !== x.shape[2]) {
+        fail("E0401", `place_tokens: tokens must be [${x.shape[0]}, L, ${x.shape[2]}] to go into ${formatShape(x.shape)}, found ${formatShape(tokens.shape)}`, argSpan("tokens"));
+      }
+      if (mask.shape.length !== 2 || !sameDim(mask.shape[0]!, x.shape[0]!) || mask.shape[1] !== x.shape[1]) {
+        fail("E0401", `place_tokens: mask must be ${formatShape(x.shape.slice(0, 2))} to match ${formatShape(x.shape)}, found ${formatShape(mask.shape)}`, argSpan("mask"));
+      }
+      return node("place_tokens", [x, tokens, mask], {}, {}, x.shape);
     }
     case "learned_tokens": {
       const like = tensor("like");
@@ -473,6 +508,117 @@ export function buildPrimitive(op: string, args: CallArg[], ctx: OpContext): Ten
       }
       return node("pool_eot", [x, ids], { eot: num("eot") }, {}, [x.shape[0]!, x.shape[2]!]);
     }
+    case "sincos_2d_positions": {
+      const x = tensor("x");
+      requireFloat(op, "x", x, argSpan("x"));
+      if (x.shape.length !== 3) rankError(op, "a token tensor [B, N, D]", x, argSpan("x"));
+      const n = intDim(op, x.shape[1]!, "token count", argSpan("x"));
+      const d = intDim(op, x.shape[2]!, "width", argSpan("x"));
+      squareSide(op, n, x, argSpan("x"));
+      if (d % 4 !== 0) fail("E0404", `sincos_2d_positions: width ${d} is not divisible by 4 (a sin and a cos quarter for rows, the same for columns)`, argSpan("x"));
+      return node("sincos_2d_positions", [x], {}, {}, x.shape);
+    }
+    case "pixel_shuffle": {
+      const x = tensor("x");
+      if (x.shape.length !== 3) rankError(op, "a token tensor [B, N, D] over a square grid", x, argSpan("x"));
+      const n = intDim(op, x.shape[1]!, "token count", argSpan("x"));
+      const d = intDim(op, x.shape[2]!, "width", argSpan("x"));
+      const f = positive("factor");
+      const side = squareSide(op, n, x, argSpan("x"));
+      if (side % f !== 0) {
+        fail("E0404", `pixel_shuffle: the ${side}×${side} token grid of ${formatShape(x.shape)} is not divisible by factor = ${f}`, argSpan("factor"), {
+          notes: originNotes(val("factor")!),
+          hint: `choose a factor that divides ${side}, or change the grid (image size / patch)`,
+        });
+      }
+      const g = side / f;
+      return node("pixel_shuffle", [x], { factor: f }, {}, [x.shape[0]!, g * g, f * f * d], x.dtype);
+    }
+    case "tile_image": {
+      const x = tensor("x");
+      requireFloat(op, "x", x, argSpan("x"));
+      if (x.shape.length !== 4) rankError(op, "an NHWC image [B, H, W, C]", x, argSpan("x"));
+      if (typeof x.shape[0] !== "string" || tileCount(x.shape[0]) !== null) {
+        fail("E0402", `tile_image expects an image with a plain batch dimension, found ${formatShape(x.shape)}`, argSpan("x"));
+      }
+      const tile = positive("tile");
+      const maxTiles = positive("max_tiles");
+      const h = intDim(op, x.shape[1]!, "height", argSpan("x"));
+      const w = intDim(op, x.shape[2]!, "width", argSpan("x"));
+      if (h % tile !== 0 || w % tile !== 0) {
+        fail("E0404", `tile_image: image size ${h}×${w} is not divisible by tile = ${tile}`, argSpan("tile"), {
+          notes: originNotes(val("tile")!),
+          hint: `choose a tile size that divides ${h}${h === w ? "" : ` and ${w}`} (the encoder's input size)`,
+        });
+      }
+      const grid = (h / tile) * (w / tile);
+      const tiles = grid > 1 ? grid + 1 : 1;
+      if (tiles > maxTiles) {
+        fail("E0408", `tile_image: a ${h}×${w} image makes ${h / tile}×${w / tile} tiles of ${tile}×${tile}${grid > 1 ? " plus a thumbnail" : ""} = ${tiles} tiles, over max_tiles = ${maxTiles}`, argSpan("max_tiles"), {
+          notes: originNotes(val("max_tiles")!),
+          hint: `raise max_tiles to ${tiles}, or use a larger tile or a smaller image`,
+        });
+      }
+      return node("tile_image", [x], { tile, tiles, max_tiles: maxTiles }, {}, [`${x.shape[0]}*${tiles}`, tile, tile, x.shape[3]!]);
+    }
+    case "merge_tiles": {
+      const x = tensor("x");
+      if (x.shape.length !== 3) rankError(op, "tile tokens [B*T, N, D]", x, argSpan("x"));
+      const batch = x.shape[0]!;
+      const tiles = typeof batch === "string" ? tileCount(batch) : null;
+      if (tiles === null) {
+        fail("E0402", `merge_tiles expects tokens of tiles, with a batch B*T made by tile_image, found ${formatShape(x.shape)}`, argSpan("x"));
+      }
+      const n = intDim(op, x.shape[1]!, "token count", argSpan("x"));
+      const base = (batch as string).slice(0, (batch as string).lastIndexOf("*"));
+      return node("merge_tiles", [x], { tiles }, {}, [base, tiles * n, x.shape[2]!], x.dtype);
+    }
+    case "token_mask": {
+      const x = tensor("x");
+      if (x.shape.length < 2) rankError(op, "a token tensor [B, N, …]", x, argSpan("x"));
+      const n = intDim(op, x.shape[1]!, "token count", argSpan("x"));
+      const start = num("start");
+      const end = num("end");
+      if (start < 0 || end > n || start > end) {
+        fail("E0406", `token_mask: range ${start}..${end} is not inside the ${n} tokens of ${formatShape(x.shape)}`, span, { notes: originNotes(val("start")!, val("end")!) });
+      }
+      return node("token_mask", [x], { start, end }, {}, [x.shape[0]!, n]);
+    }
+    case "attend": {
+      const [q, k, v] = [tensor("q"), tensor("k"), tensor("v")];
+      for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+        requireFloat(op, name, t, argSpan(name));
+        if (t.shape.length !== 3) rankError(op, `a token tensor [B, N, D] as '${name}'`, t, argSpan(name));
+      }
+      if (!sameDim(k.shape[0]!, q.shape[0]!) || k.shape[2] !== q.shape[2] || !sameDim(v.shape[0]!, k.shape[0]!) || v.shape[1] !== k.shape[1] || v.shape[2] !== q.shape[2]) {
+        fail("E0401", `attend: q ${formatShape(q.shape)}, k ${formatShape(k.shape)} and v ${formatShape(v.shape)} do not fit: k and v must be [${q.shape[0]}, M, ${q.shape[2]}] with the same M`, span);
+      }
+      const heads = positive("heads");
+      const d = intDim(op, q.shape[2]!, "width", argSpan("q"));
+      if (d % heads !== 0) {
+        fail("E0404", `attend: width ${d} is not divisible by heads = ${heads}`, argSpan("heads"), { notes: originNotes(val("heads")!), hint: `choose heads among the divisors of ${d}` });
+      }
+      const mask = optTensor("mask");
+      if (mask && (mask.shape.length !== 2 || !sameDim(mask.shape[0]!, q.shape[0]!) || mask.shape[1] !== k.shape[1])) {
+        fail("E0401", `attend: key mask must be ${formatShape([q.shape[0]!, k.shape[1]!])}, found ${formatShape(mask.shape)}`, argSpan("mask"));
+      }
+      return node("attend", [q, k, v, ...(mask ? [mask] : [])], { heads, causal: flag("causal") }, {}, q.shape);
+    }
+    case "partial_lora": {
+      const x = tensor("x");
+      const mask = tensor("mask");
+      requireFloat(op, "x", x, argSpan("x"));
+      requireFloat(op, "mask", mask, argSpan("mask"));
+      if (x.shape.length !== 3) rankError(op, "a token tensor [B, N, D]", x, argSpan("x"));
+      if (mask.shape.length !== 2 || !sameDim(mask.shape[0]!, x.shape[0]!) || mask.shape[1] !== x.shape[1]) {
+        fail("E0401", `partial_lora: mask must be ${formatShape(x.shape.slice(0, 2))} to match x ${formatShape(x.shape)}, found ${formatShape(mask.shape)}`, argSpan("mask"));
+      }
+      const d = intDim(op, x.shape[2]!, "width", argSpan("x"));
+      const units = positive("units");
+      const rank = positive("rank");
+      const params = { a: graph.addParam(module, "a", [d, rank], glorot(d, rank)), b: graph.addParam(module, "b", [rank, units], ZEROS) };
+      return node("partial_lora", [x, mask], { units, rank, scale: num("scale") }, params, [x.shape[0]!, x.shape[1]!, units]);
+    }
     case "cross_entropy": {
       const logits = tensor("logits");
       const labels = tensor("labels");
@@ -513,6 +659,19 @@ export function buildPrimitive(op: string, args: CallArg[], ctx: OpContext): Ten
       return node(op as OpName, [x], {}, {}, x.shape);
     }
   }
+}
+
+/** The side of a square token grid of n tokens (E0404 when n is not a square). */
+function squareSide(op: string, n: number, x: TensorValue, span: Span): number {
+  const side = Math.round(Math.sqrt(n));
+  if (side * side !== n) fail("E0404", `${op}: ${n} tokens of ${formatShape(x.shape)} are not a square grid`, span, { hint: "drop the class token first, e.g. slice_tokens(x, 1, N)" });
+  return side;
+}
+
+/** T in a tiled batch dimension "B*T" (made by tile_image), or null for a plain one. */
+export function tileCount(batch: string): number | null {
+  const m = /\*(\d+)$/.exec(batch);
+  return m ? Number(m[1]) : null;
 }
 
 function padMode(op: string, padding: string, span: Span): "valid" | "same" {

@@ -22,11 +22,17 @@ export function broadcastShapes(a: Shape, b: Shape): Shape | null {
   return out;
 }
 
-/** Elements per example: symbolic dimensions (the batch) count as 1. */
+/** Elements per example: symbolic dimensions (the batch) count as 1, a tiled batch "B*T" as T. */
 export function elementsPerExample(shape: Shape): number {
   let n = 1;
-  for (const d of shape) if (typeof d === "number") n *= d;
+  for (const d of shape) n *= typeof d === "number" ? d : batchFactor(d);
   return n;
+}
+
+/** Rows per example in a symbolic batch dimension: T for tile_image's "B*T", else 1. */
+export function batchFactor(d: string): number {
+  const m = /\*(\d+)$/.exec(d);
+  return m ? Number(m[1]) : 1;
 }
 
 export function product(dims: readonly number[]): number {

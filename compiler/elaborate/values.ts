@@ -43,7 +43,7 @@ export type Value =
   /** A symbolic dimension such as the batch "B" (usable in shapes, not in arithmetic). */
   | { kind: "sym"; name: string }
   | { kind: "tensor"; node: string; shape: Shape; dtype: DType }
-  | { kind: "block"; ref: BlockRef; args: Map<string, BoundArg>; text: string; origin?: Origin; alias?: string }
+  | { kind: "block"; ref: BlockRef; args: Map<string, BoundArg>; text: string; origin?: Origin; alias?: string; frozen?: boolean }
   | { kind: "list"; items: Value[] }
   /** The several named outputs of a block call: `r.loss`. */
   | { kind: "outputs"; fields: Map<string, Value> }
@@ -115,7 +115,7 @@ export function exprText(e: Expr): string {
     case "BinaryExpr":
       return `${exprText(e.left)} ${e.op} ${exprText(e.right)}`;
     case "UnaryExpr":
-      return `-${exprText(e.operand)}`;
+      return `${e.op === "frozen" ? "frozen " : "-"}${exprText(e.operand)}`;
     case "ListExpr":
       return `[${e.items.map(exprText).join(", ")}]`;
   }

@@ -4,7 +4,7 @@
 // per window element; losses 3 per logit; pure data movement (reshape, concat, patchify, slicing,
 // embedding lookup, learned tokens) 0. Symbolic dimensions (the batch) count as 1.
 import type { IRNode, Shape } from "../ir.js";
-import { elementsPerExample } from "../elaborate/shapes.js";
+import { batchFactor, elementsPerExample } from "../elaborate/shapes.js";
 
 const dimOf = (d: number | string | undefined): number => (typeof d === "number" ? d : 1);
 
@@ -26,7 +26,30 @@ export function nodeFlops(node: IRNode, inputShape: (index: number) => Shape): n
     case "embedding":
     case "class_token":
     case "learned_tokens":
+    case "place_tokens":
+    case "pixel_shuffle":
+    case "merge_tiles":
+    case "token_mask":
       return 0;
+    case "tile_image":
+      // Tiles are data movement; the thumbnail is one area average over the whole image.
+      return (a.tiles as number) > 1 ? elementsPerExample(inputShape(0)) : 0;
+    case "sincos_2d_positions":
+      return out;
+    case "attend": {
+      const q = inputShape(0);
+      const rows = typeof q[0] === "string" ? batchFactor(q[0]) : 1;
+      const n = dimOf(q[1]);
+      const d = dimOf(q[2]);
+      const m = dimOf(inputShape(1)[1]);
+      return rows * (2 * n * m * d + 3 * (a.heads as number) * n * m + 2 * n * m * d);
+    }
+    case "partial_lora": {
+      const x = inputShape(0);
+      const rows = elementsPerExample(x.slice(0, -1));
+      const rank = a.rank as number;
+      return 2 * rows * dimOf(x[2]) * rank + 2 * rows * rank * (a.units as number) + 2 * out;
+    }
     case "add":
     case "sub":
     case "mul":
@@ -76,12 +99,14 @@ export function nodeFlops(node: IRNode, inputShape: (index: number) => Shape): n
       const dk = dimOf(ctx[2]);
       const heads = a.heads as number;
       const bias = a.bias ? 1 : 0;
+      const rows = typeof x[0] === "string" ? batchFactor(x[0]) : 1; // T tiles per example
+
       const projections = 2 * n * d * d * 2 + 2 * m * dk * d * 2; // q and o over queries, k and v over keys
       const biases = (bias * 3 + 1) * n * d; // q/k/v biases when present (k, v counted per query row), o bias always
       const scores = 2 * n * m * d; // q·kᵀ over all heads
       const softmax = 3 * heads * n * m;
       const weighted = 2 * n * m * d; // softmax(…)·v
-      return projections + biases + scores + softmax + weighted;
+      return rows * (projections + biases + scores + softmax + weighted);
     }
     case "matmul": {
       const aShape = inputShape(0);

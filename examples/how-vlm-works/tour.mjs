@@ -7,11 +7,13 @@
 //
 // Options: --out DIR (default runs/how-vlm-works), --only convnet,vit,clip,kosmos, --steps N and
 // --limit N (passed to every `vlmc train`, for quick checks; the figures then mean nothing),
+// --jobs N (trainings at a time, default 1; each wasm training uses one core, so 2 on a 2-core
+// machine roughly halves the tour; with N > 1 each training's output goes to DIR/<model>.log),
 // --skip-train (only print the table from the run.json files already in --out).
 // Each model's run directory holds its weights, tokenizer, metrics.jsonl and run.json; the table
 // is read from the run.json files alone, and also written to DIR/table.md.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,7 +27,7 @@ const FAMILIES = [
 ];
 
 function parseArgs(argv) {
-  const opts = { out: "runs/how-vlm-works", only: FAMILIES.map((f) => f.key), steps: undefined, limit: undefined, skipTrain: false };
+  const opts = { out: "runs/how-vlm-works", only: FAMILIES.map((f) => f.key), steps: undefined, limit: undefined, jobs: 1, skipTrain: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -37,6 +39,7 @@ function parseArgs(argv) {
     else if (a === "--only") opts.only = value().split(",").map((s) => s.trim());
     else if (a === "--steps") opts.steps = positive(a, value());
     else if (a === "--limit") opts.limit = positive(a, value());
+    else if (a === "--jobs") opts.jobs = positive(a, value());
     else if (a === "--skip-train") opts.skipTrain = true;
     else if (a === "--help" || a === "-h") {
       // The help is the comment at the top of this file.
@@ -62,14 +65,50 @@ function fail(message) {
   process.exit(2);
 }
 
+/** Trains one family; resolves to its exit code. With jobs > 1 its output goes to a log file. */
 function trainOne(family, opts) {
   const out = join(opts.out, family.key);
   const args = [join(root, "bin", "vlmc.js"), "train", join(root, family.spec), "--data", "shapes", "--out", out];
   if (opts.steps !== undefined) args.push("--steps", String(opts.steps));
   if (opts.limit !== undefined) args.push("--limit", String(opts.limit));
-  process.stderr.write(`\n== ${family.family}: vlmc ${args.slice(1).join(" ")}\n`);
-  const r = spawnSync(process.execPath, args, { stdio: "inherit" });
-  if (r.status !== 0) fail(`training ${family.key} failed (exit ${r.status}); see the messages above`);
+  const command = `vlmc ${args.slice(1).join(" ")}`;
+  const started = Date.now();
+  let child;
+  if (opts.jobs === 1) {
+    process.stderr.write(`\n== ${family.family}: ${command}\n`);
+    child = spawn(process.execPath, args, { stdio: "inherit" });
+  } else {
+    mkdirSync(opts.out, { recursive: true });
+    const logPath = join(opts.out, `${family.key}.log`);
+    process.stderr.write(`start ${family.family}: ${command} (output in ${logPath})\n`);
+    const log = createWriteStream(logPath);
+    child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    child.on("close", () => log.end());
+  }
+  return new Promise((resolveCode) => {
+    child.on("error", () => resolveCode(127));
+    child.on("close", (code) => {
+      if (opts.jobs > 1) process.stderr.write(`done ${family.family}: exit ${code} after ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
+      resolveCode(code);
+    });
+  });
+}
+
+/** Trains the families, `opts.jobs` at a time, in the table's order of starting. */
+async function trainAll(families, opts) {
+  let next = 0;
+  const failed = [];
+  const worker = async () => {
+    while (next < families.length) {
+      const family = families[next++];
+      const code = await trainOne(family, opts);
+      if (code !== 0) failed.push(`${family.key} (exit ${code})`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.jobs, families.length) }, worker));
+  if (failed.length > 0) fail(`training failed: ${failed.join(", ")}; see the messages above${opts.jobs > 1 ? ` and the logs in ${opts.out}` : ""}`);
 }
 
 function readRun(family, opts) {
@@ -120,7 +159,9 @@ function markdown(rows) {
 const opts = parseArgs(process.argv.slice(2));
 if (!existsSync(join(root, "dist", "cli", "main.js"))) fail("the CLI is not built: run `npm run build` (npm ci runs it) first");
 const chosen = FAMILIES.filter((f) => opts.only.includes(f.key));
-if (!opts.skipTrain) for (const family of chosen) trainOne(family, opts);
+// The longest trainings first, so that with --jobs 2 the two cores finish at about the same time.
+const longestFirst = ["kosmos", "clip", "vit", "convnet"];
+if (!opts.skipTrain) await trainAll([...chosen].sort((a, b) => longestFirst.indexOf(a.key) - longestFirst.indexOf(b.key)), opts);
 const rows = chosen.map((f) => row(f, readRun(f, opts)));
 const table = markdown(rows);
 const note =

@@ -26,6 +26,9 @@ export const HF_INPUT_ALIASES: readonly InputAlias[] = [
 /** The spec inputs a shorter text may be padded in (ids, and the mask that hides the padding). */
 const TOKENS = "tokens";
 const MASK = "attention_mask";
+/** KOSMOS-2: where the image embeddings go in the text (padded with 0: no image there). */
+const IMAGE_MASK = "image_embeds_position_mask";
+const TEXT_INPUTS = new Set([TOKENS, MASK, IMAGE_MASK]);
 
 export interface HostTensor {
   shape: number[];
@@ -61,7 +64,7 @@ export function prepareInputs(program: IRProgram, given: ReadonlyMap<string, Jso
     }
     used.add(source.name);
     let tensor = convert(source.tensor, source.layout, input, `${file}: tensor "${source.name}"`);
-    const padded = input.name === TOKENS || input.name === MASK ? padText(tensor, input, program, file, source.name) : undefined;
+    const padded = TEXT_INPUTS.has(input.name) ? padText(tensor, input, program, file, source.name) : undefined;
     if (padded) {
       if (textCrop && textCrop.length !== padded.length) throw new HfImportError(`"${source.name}" has ${padded.length} tokens but another text input has ${textCrop.length}`, file);
       textCrop = { batch: input.shape[0]!, seq: input.shape[1] as number, length: padded.length };
@@ -81,6 +84,8 @@ export function prepareInputs(program: IRProgram, given: ReadonlyMap<string, Jso
     for (let r = 0; r < b; r++) data.fill(1, r * seq, r * seq + length);
     tensors.set(MASK, { shape: [b, seq], dtype: "int32", data });
   }
+
+  checkPlacedTokens(program, tensors, file);
 
   const unknown = [...given.keys()].filter((name) => !used.has(name));
   if (unknown.length > 0) {
@@ -145,7 +150,7 @@ function padText(t: HostTensor, input: IRValueRef, program: IRProgram, file: str
   if (t.shape.length !== 2 || typeof seq !== "number" || t.shape[1]! >= seq) return undefined;
   const [b, n] = t.shape as [number, number];
   if (n === 0) throw new HfImportError(`"${name}" has no tokens`, file);
-  const fill = input.name === MASK ? 0 : padId(program);
+  const fill = input.name === TOKENS ? padId(program) : 0;
   const data = new Int32Array(b * seq).fill(fill);
   for (let r = 0; r < b; r++) data.set(t.data.subarray(r * n, (r + 1) * n), r * seq);
   return { tensor: { shape: [b, seq], dtype: "int32", data }, length: n };
@@ -160,6 +165,32 @@ function padId(program: IRProgram): number {
   let id = 0;
   while (eots.has(id)) id++;
   return id;
+}
+
+/**
+ * A mask that says where place_tokens puts its tokens (KOSMOS-2's image_embeds_position_mask) must
+ * mark exactly as many positions in each row as there are tokens to place: Hugging Face fails on any
+ * other count, and a row with fewer marks would silently drop image embeddings.
+ */
+function checkPlacedTokens(program: IRProgram, tensors: ReadonlyMap<string, HostTensor>, file: string): void {
+  const byId = new Map(program.nodes.map((n) => [n.id, n]));
+  for (const node of program.nodes) {
+    if (node.op !== "place_tokens") continue;
+    const maskNode = byId.get(node.inputs[2]!);
+    const count = byId.get(node.inputs[1]!)?.shape[1];
+    if (maskNode?.op !== "input" || typeof count !== "number") continue;
+    const name = String(maskNode.attrs["name"]);
+    const mask = tensors.get(name);
+    if (!mask || mask.shape.length !== 2) continue;
+    const [rows, seq] = mask.shape as [number, number];
+    for (let r = 0; r < rows; r++) {
+      let marked = 0;
+      for (let t = 0; t < seq; t++) if (mask.data[r * seq + t] !== 0) marked++;
+      if (marked !== count) {
+        throw new HfImportError(`"${name}" marks ${marked} position${marked === 1 ? "" : "s"} in row ${r}; the model places ${count} image embeddings per row (latent_query_num), so each row must mark exactly ${count}`, file);
+      }
+    }
+  }
 }
 
 function checkShape(shape: readonly number[], input: IRValueRef, symbols: Map<string, number>, file: string, name: string): void {

@@ -76,6 +76,22 @@ export function planConversion(
     }
     steps.push({ hf: name, ours, layout, hfShape: entry.shape, shape: [...target] });
   }
+  // Tied weights: a parameter no tensor provided is the tensor it is tied to (lm_head = embed_tokens).
+  for (const rule of table.tied ?? []) {
+    const target = wanted.get(rule.ours);
+    const entry = header.get(rule.hf);
+    if (target === undefined || sources.has(rule.ours) || !entry || !FLOAT_DTYPES.has(entry.dtype)) continue;
+    sources.set(rule.ours, [rule.hf]);
+    const converted = LAYOUTS[rule.layout].shape(entry.shape, target);
+    if (typeof converted === "string" || !sameShape(converted, target)) {
+      problems.wrongShape.push({
+        hf: `${rule.hf} (tied)`, ours: rule.ours, found: entry.shape, expected: [...target], layout: rule.layout,
+        ...(typeof converted === "string" ? { reason: converted } : {}),
+      });
+      continue;
+    }
+    steps.push({ hf: rule.hf, ours: rule.ours, layout: rule.layout, hfShape: entry.shape, shape: [...target] });
+  }
   for (const [ours, hf] of sources) if (hf.length > 1) problems.duplicate.push({ ours, hf });
   for (const { name, shape } of params) if (!sources.has(name)) problems.missing.push({ name, shape: [...shape] });
 

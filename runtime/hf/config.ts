@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { HfImportError } from "./errors.js";
 
-export const SUPPORTED_ARCHITECTURES = ["ViTModel", "ViTForImageClassification", "CLIPModel"] as const;
+export const SUPPORTED_ARCHITECTURES = ["ViTModel", "ViTForImageClassification", "CLIPModel", "Kosmos2ForConditionalGeneration"] as const;
 export type HfArchitecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 /** Hugging Face activation names (ACT2FN keys) → the language's activation names. */
@@ -68,7 +68,26 @@ export interface ClipConfig {
   logitScaleInit: number;
 }
 
-export type HfModelConfig = VitConfig | ClipConfig;
+export interface Kosmos2TextConfig extends HfEncoderConfig {
+  vocab: number;
+  maxPositions: number;
+  /** pad_token_id: the embedding's padding row and the sinusoidal positions' origin. */
+  pad: number;
+  /** sqrt(embed_dim) when scale_embedding, else 1. */
+  embedScale: number;
+}
+
+export interface Kosmos2Config {
+  family: "kosmos2";
+  architecture: "Kosmos2ForConditionalGeneration";
+  vision: HfEncoderConfig & HfImageConfig;
+  text: Kosmos2TextConfig;
+  latentQueries: number;
+  /** tie_word_embeddings: the lm_head is embed_tokens (the checkpoint then has no lm_head tensor). */
+  tied: boolean;
+}
+
+export type HfModelConfig = VitConfig | ClipConfig | Kosmos2Config;
 
 type Json = Record<string, unknown>;
 
@@ -95,6 +114,7 @@ export function parseHfConfig(json: unknown, file: string): HfModelConfig {
   const architecture = architectureOf(json, file);
   const read = new Reader(json, file);
   if (architecture === "CLIPModel") return parseClip(read);
+  if (architecture === "Kosmos2ForConditionalGeneration") return parseKosmos2(read);
   return parseVit(read, architecture);
 }
 
@@ -111,7 +131,8 @@ function architectureOf(json: Json, file: string): HfArchitecture {
   const type = json["model_type"];
   if (type === "vit") return "ViTModel";
   if (type === "clip") return "CLIPModel";
-  throw new HfImportError(`no "architectures" and model_type ${describe(type)}; expected one of ${supported} (model_type "vit" or "clip")`, file);
+  if (type === "kosmos-2") return "Kosmos2ForConditionalGeneration";
+  throw new HfImportError(`no "architectures" and model_type ${describe(type)}; expected one of ${supported} (model_type "vit", "clip" or "kosmos-2")`, file);
 }
 
 function parseVit(read: Reader, architecture: VitConfig["architecture"]): VitConfig {
@@ -151,6 +172,43 @@ function parseClip(read: Reader): ClipConfig {
     },
     projectionDim: read.int("projection_dim", 512),
     logitScaleInit: read.float("logit_scale_init_value", 2.6592),
+  };
+}
+
+function parseKosmos2(read: Reader): Kosmos2Config {
+  const vision = read.child("vision_config");
+  const text = read.child("text_config");
+  const visionEncoder = readEncoder(vision, { dim: 1024, depth: 24, heads: 16, hidden: 4096, eps: 1e-5, act: "quick_gelu" });
+  // Kosmos2TextConfig's own key names (embed_dim, layers, attention_heads, ffn_dim,
+  // activation_function); hidden_size & co. are its aliases.
+  const dim = text.intOrNull("embed_dim") ?? text.int("hidden_size", 2048);
+  const heads = text.intOrNull("attention_heads") ?? text.int("num_attention_heads", 32);
+  if (dim % heads !== 0) text.fail("embed_dim", `${dim} is not divisible by attention_heads = ${heads}`);
+  if (text.bool("add_cross_attention", false)) {
+    text.fail("add_cross_attention", "true is not supported (Kosmos2ForConditionalGeneration never uses the cross-attention layers it adds)");
+  }
+  const pad = text.raw("pad_token_id") === null ? text.fail("pad_token_id", "null is not supported: the sinusoidal positions count from the pad id") : text.int("pad_token_id", 1);
+  const scale = text.bool("scale_embedding", true);
+  const latentQueries = read.int("latent_query_num", 64);
+  if (latentQueries === 0) read.fail("latent_query_num", "expected a positive integer, found 0");
+  return {
+    family: "kosmos2",
+    architecture: "Kosmos2ForConditionalGeneration",
+    vision: { ...visionEncoder, ...readImage(vision, { imageSize: 224, channels: 3, patch: 14 }) },
+    text: {
+      dim,
+      depth: text.intOrNull("layers") ?? text.int("num_hidden_layers", 24),
+      heads,
+      hidden: text.int("ffn_dim", 8192),
+      eps: text.float("layer_norm_eps", 1e-5),
+      act: text.activation("activation_function", "gelu"),
+      vocab: text.int("vocab_size", 65037),
+      maxPositions: text.int("max_position_embeddings", 2048),
+      pad,
+      embedScale: scale ? Math.sqrt(dim) : 1,
+    },
+    latentQueries,
+    tied: read.bool("tie_word_embeddings", true),
   };
 }
 

@@ -2,7 +2,7 @@
 // instantiates the bundled family (model.vlm) and the weights in that spec's parameter names
 // (weights.safetensors, F32) out. The spec is compiled before anything is written, and the
 // checkpoint's names and shapes are checked against it from the header alone.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { compileSource } from "../../compiler/index.js";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
@@ -13,14 +13,19 @@ import { planConversion, type ConversionStep } from "./check.js";
 import { readHfConfig, type HfModelConfig } from "./config.js";
 import { HfImportError } from "./errors.js";
 import { LAYOUTS } from "./layouts.js";
-import { MAPPING_TABLES } from "./mappings.js";
+import { mappingTableFor } from "./mappings.js";
 import { importedSpecText, type SpecChoices } from "./spec-text.js";
 
 export const IMPORTED_SPEC_FILE = "model.vlm";
 export const IMPORTED_WEIGHTS_FILE = "weights.safetensors";
+/**
+ * The tokenizer files of a hub folder, copied beside the weights when present: there `vlmc predict`
+ * (and eval) look for the tokenizer of a model, as they do for one `vlmc train` saved.
+ */
+export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"] as const;
 
 export interface ImportOptions {
-  /** CLIP: compile the text tower for this many tokens (default: max_position_embeddings). */
+  /** CLIP, KOSMOS-2: compile the text for this many tokens (default: max_position_embeddings). */
   textLength?: number;
   /** The model's name in model.vlm (default: "Imported" + the architecture). */
   modelName?: string;
@@ -34,6 +39,8 @@ export interface ImportResult {
   steps: ConversionStep[];
   /** Parameter values written. */
   values: number;
+  /** The tokenizer files copied from the model folder (none when it has no tokenizer.json). */
+  tokenizerFiles: string[];
 }
 
 /** Imports the HF model folder `dir` into `outDir` (created if needed). */
@@ -61,7 +68,7 @@ export function importHf(dir: string, outDir: string, options: ImportOptions = {
   }
   const program = compiled.program;
 
-  const steps = planConversion(header.tensors, program.params, MAPPING_TABLES[config.architecture], weightsIn);
+  const steps = planConversion(header.tensors, program.params, mappingTableFor(config), weightsIn);
   const { tensors } = readSafetensors(weightsIn);
   const converted = new Map<string, SafetensorsTensor>();
   let values = 0;
@@ -74,9 +81,24 @@ export function importHf(dir: string, outDir: string, options: ImportOptions = {
   }
   const weightsFile = join(outDir, IMPORTED_WEIGHTS_FILE);
   writeSafetensors(weightsFile, converted, { format: "vlmc.hf-import/1", architecture: config.architecture, model: modelName });
+  const tokenizerFiles: string[] = [];
+  if (existsSync(join(dir, TOKENIZER_FILES[0]))) {
+    for (const name of TOKENIZER_FILES) {
+      const from = join(dir, name);
+      if (!existsSync(from)) continue;
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(from);
+      } catch (err) {
+        throw new HfImportError(`cannot read the tokenizer file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, from);
+      }
+      writeFileAtomic(join(outDir, name), bytes);
+      tokenizerFiles.push(join(outDir, name));
+    }
+  }
   // The spec last: a folder with a model.vlm always has its weights.
   writeFileAtomic(specFile, specText);
-  return { config, specFile, weightsFile, program, steps, values };
+  return { config, specFile, weightsFile, program, steps, values, tokenizerFiles };
 }
 
 function specChoices(
@@ -86,7 +108,7 @@ function specChoices(
   configFile: string,
 ): SpecChoices {
   let textLength = 0;
-  if (config.family === "clip") {
+  if (config.family === "clip" || config.family === "kosmos2") {
     textLength = options.textLength ?? config.text.maxPositions;
     if (!Number.isSafeInteger(textLength) || textLength < 1 || textLength > config.text.maxPositions) {
       throw new HfImportError(
@@ -95,7 +117,7 @@ function specChoices(
       );
     }
   } else if (options.textLength !== undefined) {
-    throw new HfImportError(`a text length applies to CLIP models only, this is ${config.architecture}`, configFile);
+    throw new HfImportError(`a text length applies to CLIP and KOSMOS-2 models only, this is ${config.architecture}`, configFile);
   }
   // ViTModel may be saved without its pooler (add_pooling_layer = False): the spec follows the file.
   const vitPooler = config.architecture === "ViTModel" && tensors.has("pooler.dense.weight");

@@ -1,18 +1,19 @@
 // The text of the `model.vlm` that `vlmc import hf` writes: a short spec that imports the bundled
 // family spec (specs/hf/, reached as "hf/…" from anywhere) and instantiates it with the config's
 // values, so the imported model compiles, trains and runs like any other spec.
-import type { ClipConfig, HfModelConfig, VitConfig } from "./config.js";
+import type { ClipConfig, HfModelConfig, Kosmos2Config, VitConfig } from "./config.js";
 
 export interface SpecChoices {
   /** ViTModel checkpoints saved without the pooler (add_pooling_layer = False). */
   vitPooler: boolean;
-  /** CLIP: the text sequence length the spec is compiled for (≤ max_position_embeddings). */
+  /** CLIP, KOSMOS-2: the text sequence length the spec is compiled for (≤ max_position_embeddings). */
   textLength: number;
 }
 
 /** The family spec and model each architecture instantiates. */
 export function baseModelOf(config: HfModelConfig, choices: SpecChoices): { file: string; model: string } {
   if (config.family === "clip") return { file: "hf/clip.vlm", model: "CLIPModel" };
+  if (config.family === "kosmos2") return { file: "hf/kosmos2.vlm", model: "Kosmos2ForConditionalGeneration" };
   if (config.architecture === "ViTForImageClassification") return { file: "hf/vit.vlm", model: "ViTForImageClassification" };
   return { file: "hf/vit.vlm", model: choices.vitPooler ? "ViTModel" : "ViTModelNoPooler" };
 }
@@ -20,7 +21,8 @@ export function baseModelOf(config: HfModelConfig, choices: SpecChoices): { file
 /** The spec text; `source` (the HF folder, as the user named it) goes in a comment only. */
 export function importedSpecText(config: HfModelConfig, choices: SpecChoices, source: string, modelName: string): string {
   const base = baseModelOf(config, choices);
-  const args = config.family === "clip" ? clipArgs(config, choices) : vitArgs(config, choices);
+  const args =
+    config.family === "clip" ? clipArgs(config, choices) : config.family === "kosmos2" ? kosmos2Args(config, choices) : vitArgs(config, choices);
   const lines = args.map(([name, value, note], i) => `    ${name} = ${value}${i < args.length - 1 ? "," : ""}${note ? `  # ${note}` : ""}`);
   return [
     `# Imported by \`vlmc import hf\` from ${oneLine(source)} (${config.architecture}).`,
@@ -83,6 +85,31 @@ function clipArgs(c: ClipConfig, choices: SpecChoices): Arg[] {
       : ["eot", int(c.text.eosTokenId), "pool at the first eos_token_id"],
     ["projection_dim", int(c.projectionDim)],
     ["logit_scale_init", float(c.logitScaleInit)],
+  ];
+}
+
+function kosmos2Args(c: Kosmos2Config, choices: SpecChoices): Arg[] {
+  return [
+    ["image_size", int(c.vision.imageSize)],
+    ["channels", int(c.vision.channels)],
+    ["patch", int(c.vision.patch)],
+    ["vision_dim", int(c.vision.dim)],
+    ["vision_depth", int(c.vision.depth)],
+    ["vision_heads", int(c.vision.heads)],
+    ["vision_hidden", int(c.vision.hidden)],
+    ["vision_eps", float(c.vision.eps)],
+    ["vision_act", str(c.vision.act)],
+    ["vocab", int(c.text.vocab)],
+    ["seq", int(choices.textLength)],
+    ["text_dim", int(c.text.dim)],
+    ["text_depth", int(c.text.depth)],
+    ["text_heads", int(c.text.heads)],
+    ["text_ffn", int(c.text.hidden)],
+    ["text_eps", float(c.text.eps)],
+    ["text_act", str(c.text.act)],
+    ["pad", int(c.text.pad), "pad_token_id: positions start at pad + 1"],
+    ["embed_scale", float(c.text.embedScale), c.text.embedScale === 1 ? "scale_embedding is false" : "sqrt(embed_dim): scale_embedding is true"],
+    ["latent_queries", int(c.latentQueries)],
   ];
 }
 

@@ -99,7 +99,7 @@ export async function setupNative(options: SetupOptions): Promise<SetupResult> {
   const packageDir = options.resolvePackageDir ?? vlmcPackageDir;
 
   // Absolute, so that the manifest names the source wherever the command was run from.
-  const source = findTensorflowSource(resolve(options.from ?? locateInstalledTensorflow(options.python, run)));
+  const source = await findTensorflowSource(resolve(options.from ?? locateInstalledTensorflow(options.python, run)));
   const libBytes = source.files.filter((f) => f.target.startsWith("lib/")).reduce((n, f) => n + f.size, 0);
   log(`tensorflow: ${source.version ?? "version unknown"} (${source.kind === "wheel" ? "wheel" : "installed package"} ${source.path})`);
 

@@ -57,9 +57,9 @@ export interface TensorflowSource {
 
 /**
  * Reads the TensorFlow at `path`: a .whl file, a `tensorflow` package directory, or a directory
- * holding one (site-packages). Throws NativeSetupError saying what is missing.
+ * holding one (site-packages). Rejects with a NativeSetupError saying what is missing.
  */
-export function findTensorflowSource(path: string, platform: NodeJS.Platform = process.platform): TensorflowSource {
+export async function findTensorflowSource(path: string, platform: NodeJS.Platform = process.platform): Promise<TensorflowSource> {
   if (platform !== "linux") {
     throw new NativeSetupError(
       `vlmc setup native builds from TensorFlow's Linux wheel; on ${platform}, install @tensorflow/tfjs-node ${TFJS_NODE_VERSION} next to vlmc instead`,
@@ -117,13 +117,13 @@ function packageSource(dir: string): TensorflowSource {
   return { kind: "package", path: dir, version, files, stamp: `${cc.size}:${Math.floor(cc.mtimeMs)}` };
 }
 
-function wheelSource(wheel: string): TensorflowSource {
+async function wheelSource(wheel: string): Promise<TensorflowSource> {
   const version = versionFromWheelName(basename(wheel));
   checkWheelPlatform(basename(wheel));
   checkVersion(version, wheel);
   let entries: ZipEntry[];
   try {
-    entries = listZip(wheel);
+    entries = await listZip(wheel);
   } catch (err) {
     const why = err instanceof ZipError ? err.message : err instanceof Error ? err.message : String(err);
     throw new NativeSetupError(`--from ${wheel}: cannot read the wheel (${why}); download it again (${INSTALL_HINT})`);

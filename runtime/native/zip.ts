@@ -1,11 +1,13 @@
-// A minimal reader for zip archives (Python wheels are zip files): list the members, extract
-// chosen ones. `vlmc setup native` needs 2 libraries and a few dozen headers out of a 270 MB wheel
-// holding 15,000 files, so extracting it all (1.5 GB) or depending on an unzip tool would waste
-// disk and add a requirement. Stored and deflated members, zip64 sizes and offsets; no
-// encryption, no multi-disk archives (wheels use neither).
-import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
+// Reading zip archives (Python wheels are zip files): list the members, extract chosen ones.
+// `vlmc setup native` needs 2 libraries and a few dozen headers out of a 270 MB wheel holding
+// 15,000 files, so extracting it all (1.5 GB) or depending on an unzip tool would waste disk and
+// add a requirement. The zip format itself (zip64, deflate, entry validation) is left to `yauzl`
+// (docs/dependencies.md); this file only adapts its callback API to the two calls vlmc makes and
+// turns its errors into ZipError, whose message ends up in the user-facing "cannot read the wheel".
+import { createWriteStream } from "node:fs";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createInflateRaw } from "node:zlib";
+import yauzl from "yauzl";
 
 export interface ZipEntry {
   name: string;
@@ -24,110 +26,74 @@ export class ZipError extends Error {
   override name = "ZipError";
 }
 
-const EOCD = 0x06054b50;
-const ZIP64_LOCATOR = 0x07064b50;
-const ZIP64_EOCD = 0x06064b50;
-const CENTRAL = 0x02014b50;
-const LOCAL = 0x04034b50;
+/**
+ * yauzl's own record of each entry listZip returned: extraction hands it back to yauzl, which
+ * then reads only that member's local header and data (kept out of ZipEntry so that stays plain data).
+ */
+const yauzlEntries = new WeakMap<ZipEntry, yauzl.Entry>();
 
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) throw new ZipError("truncated archive");
-    done += n;
-  }
-  return buf;
+/**
+ * yauzl reports format problems, and zlib corrupt deflate data, as Errors without a `syscall`;
+ * file-system errors (ENOENT, EACCES, ENOSPC…) have one and pass through unchanged.
+ */
+function zipError(err: unknown, what?: string): unknown {
+  if (!(err instanceof Error) || err instanceof ZipError || typeof (err as NodeJS.ErrnoException).syscall === "string") return err;
+  const message = /end of central directory record signature not found/i.test(err.message)
+    ? "not a zip archive, or a truncated one (no end-of-central-directory record)"
+    : `corrupt or truncated zip archive: ${err.message}`;
+  return new ZipError(what === undefined ? message : `${what}: ${message}`);
+}
+
+/** Opens lazily (nothing but the end records is read yet) and without closing on "end": the caller closes. */
+function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zipfile) => (err ? reject(zipError(err)) : resolve(zipfile)));
+  });
 }
 
 /** Every member of the archive at `path`, in central-directory order. */
-export function listZip(path: string): ZipEntry[] {
-  const fd = openSync(path, "r");
+export async function listZip(path: string): Promise<ZipEntry[]> {
+  const zipfile = await openZip(path);
   try {
-    const fileSize = fstatSync(fd).size;
-    // The end record is 22 bytes plus a comment of at most 65,535 bytes.
-    const tailLength = Math.min(fileSize, 22 + 0xffff);
-    const tail = readAt(fd, fileSize - tailLength, tailLength);
-    let eocd = -1;
-    for (let i = tail.length - 22; i >= 0; i--) {
-      if (tail.readUInt32LE(i) === EOCD) {
-        eocd = i;
-        break;
-      }
-    }
-    if (eocd < 0) throw new ZipError("not a zip archive (no end-of-central-directory record)");
-    let count = tail.readUInt16LE(eocd + 10);
-    let cdSize = tail.readUInt32LE(eocd + 12);
-    let cdOffset = tail.readUInt32LE(eocd + 16);
-    if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-      const locatorAt = fileSize - tailLength + eocd - 20;
-      if (locatorAt < 0) throw new ZipError("zip64 archive without its locator");
-      const locator = readAt(fd, locatorAt, 20);
-      if (locator.readUInt32LE(0) !== ZIP64_LOCATOR) throw new ZipError("zip64 archive without its locator");
-      const record = readAt(fd, Number(locator.readBigUInt64LE(8)), 56);
-      if (record.readUInt32LE(0) !== ZIP64_EOCD) throw new ZipError("bad zip64 end record");
-      count = Number(record.readBigUInt64LE(32));
-      cdSize = Number(record.readBigUInt64LE(40));
-      cdOffset = Number(record.readBigUInt64LE(48));
-    }
-    if (cdOffset + cdSize > fileSize) throw new ZipError("central directory beyond the end of the file (truncated download?)");
-    const cd = readAt(fd, cdOffset, cdSize);
-    const entries: ZipEntry[] = [];
-    let p = 0;
-    for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL) throw new ZipError(`bad central directory entry ${i}`);
-      const method = cd.readUInt16LE(p + 10);
-      let compressedSize = cd.readUInt32LE(p + 20);
-      let size = cd.readUInt32LE(p + 24);
-      const nameLength = cd.readUInt16LE(p + 28);
-      const extraLength = cd.readUInt16LE(p + 30);
-      const commentLength = cd.readUInt16LE(p + 32);
-      const external = cd.readUInt32LE(p + 38);
-      let localOffset = cd.readUInt32LE(p + 42);
-      const name = cd.toString("utf8", p + 46, p + 46 + nameLength);
-      // zip64: the fields saturated at 0xffffffff follow in the extra field 0x0001, in this order.
-      let e = p + 46 + nameLength;
-      const extraEnd = e + extraLength;
-      while (e + 4 <= extraEnd) {
-        const id = cd.readUInt16LE(e);
-        const length = cd.readUInt16LE(e + 2);
-        if (id === 0x0001) {
-          let q = e + 4;
-          if (size === 0xffffffff) (size = Number(cd.readBigUInt64LE(q))), (q += 8);
-          if (compressedSize === 0xffffffff) (compressedSize = Number(cd.readBigUInt64LE(q))), (q += 8);
-          if (localOffset === 0xffffffff) localOffset = Number(cd.readBigUInt64LE(q));
-        }
-        e += 4 + length;
-      }
-      entries.push({ name, method, compressedSize, size, localOffset, mode: (external >>> 16) & 0o7777 });
-      p = extraEnd + commentLength;
-    }
-    return entries;
+    return await new Promise<ZipEntry[]>((resolve, reject) => {
+      const entries: ZipEntry[] = [];
+      zipfile.on("entry", (e: yauzl.Entry) => {
+        const entry: ZipEntry = {
+          name: e.fileName,
+          method: e.compressionMethod,
+          compressedSize: e.compressedSize,
+          size: e.uncompressedSize,
+          localOffset: e.relativeOffsetOfLocalHeader,
+          mode: (e.externalFileAttributes >>> 16) & 0o7777,
+        };
+        yauzlEntries.set(entry, e);
+        entries.push(entry);
+        zipfile.readEntry();
+      });
+      zipfile.on("end", () => resolve(entries));
+      zipfile.on("error", (err: unknown) => reject(zipError(err)));
+      zipfile.readEntry();
+    });
   } finally {
-    closeSync(fd);
+    zipfile.close();
   }
 }
 
-/** Streams one member of the archive at `path` into the file `to` (created or truncated). */
+/** Streams one member (an entry listZip returned) of the archive at `path` into the file `to` (created or truncated). */
 export async function extractZipEntry(path: string, entry: ZipEntry, to: string): Promise<void> {
-  if (entry.method !== 0 && entry.method !== 8) throw new ZipError(`${entry.name}: unsupported compression method ${entry.method}`);
-  const fd = openSync(path, "r");
-  let dataStart: number;
+  const raw = yauzlEntries.get(entry);
+  if (raw === undefined) throw new ZipError(`${entry.name}: not an entry listed from ${path}`);
+  if (!raw.canDecodeFileData()) throw new ZipError(`${entry.name}: unsupported compression method ${entry.method} or encryption`);
+  const zipfile = await openZip(path);
   try {
-    const local = readAt(fd, entry.localOffset, 30);
-    if (local.readUInt32LE(0) !== LOCAL) throw new ZipError(`${entry.name}: bad local header`);
-    // The local header's own name and extra lengths may differ from the central directory's.
-    dataStart = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+    // yauzl inflates and checks the byte count against the central directory's size.
+    const data = await new Promise<Readable>((resolve, reject) => {
+      zipfile.openReadStream(raw, (err, stream) => (err ? reject(err) : resolve(stream)));
+    });
+    await pipeline(data, createWriteStream(to));
+  } catch (err) {
+    throw zipError(err, entry.name);
   } finally {
-    closeSync(fd);
+    zipfile.close();
   }
-  if (entry.compressedSize === 0) {
-    writeFileSync(to, "");
-    return;
-  }
-  const out = createWriteStream(to);
-  const source = createReadStream(path, { start: dataStart, end: dataStart + entry.compressedSize - 1 });
-  if (entry.method === 0) await pipeline(source, out);
-  else await pipeline(source, createInflateRaw(), out);
 }

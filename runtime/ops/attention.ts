@@ -130,3 +130,22 @@ export function attention(
     return dense(out, w.oKernel, w.oBias);
   });
 }
+
+/**
+ * Multi-head scaled dot-product attention of given q [B, N, D], k and v [B, M, D], without
+ * projections (`attend`): the same head split, scaling and masks as `attention`, for blocks that
+ * compute their own projections (XComposer2's Partial LoRA on q, k, v and o).
+ */
+export function attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined, o: AttentionOptions): Tensor {
+  return tf.tidy(() => {
+    const [b, nq, dim] = q.shape as [number, number, number];
+    const nk = k.shape[1]!;
+    const heads = o.heads;
+    const scaled = tf.mul(q, 1 / Math.sqrt(dim / heads));
+    const bias = attentionBias(b, nq, nk, mask, o.causal);
+    if (groupedOnWasm && loweringsActive()) return attentionGrouped(scaled, k, v, bias, heads);
+    let scores = tf.matMul(splitHeads(scaled, heads), tf.transpose(splitHeads(k, heads), [0, 2, 1]));
+    if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, nq, nk]), bias), [b * heads, nq, nk]);
+    return mergeHeads(tf.matMul(tf.softmax(scores, -1), splitHeads(v, heads)), b, heads);
+  });
+}

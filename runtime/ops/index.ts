@@ -5,7 +5,8 @@ import type { Ops } from "./types.js";
 import * as elementwise from "./elementwise.js";
 import * as activations from "./activations.js";
 import * as layers from "./layers.js";
-import { attention } from "./attention.js";
+import { attention, attend } from "./attention.js";
+import * as lineage from "./lineage.js";
 import * as structure from "./structure.js";
 import * as losses from "./losses.js";
 import { ensureTfjsGradients } from "./tfjs-gradients.js";
@@ -48,9 +49,17 @@ export function createOps(): Ops {
     meanTokens: structure.meanTokens,
     poolEot: structure.poolEot,
     sinusoidalPositions: structure.sinusoidalPositions,
+    placeTokens: structure.placeTokens,
     l2Normalize: structure.l2Normalize,
     matmul: structure.matmul,
     transpose: structure.transpose,
+    sincos2dPositions: lineage.sincos2dPositions,
+    pixelShuffle: lineage.pixelShuffle,
+    tileImage: lineage.tileImage,
+    mergeTiles: lineage.mergeTiles,
+    tokenMask: lineage.tokenMask,
+    attend,
+    partialLora: lineage.partialLora,
     crossEntropy: losses.crossEntropy,
     contrastiveLoss: losses.contrastiveLoss,
     lmLoss: losses.lmLoss,

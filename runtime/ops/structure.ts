@@ -84,11 +84,63 @@ export function sinusoidalTable(n: number, d: number): Float32Array {
   return table;
 }
 
-/** x [B, N, D] + the sinusoidal table [N, D] (not learned). */
-export function sinusoidalPositions(x: Tensor): Tensor {
+/**
+ * x [B, N, D] + the sinusoidal table [N, D] (not learned). With int `ids` [B, N] the positions are
+ * padding-aware (fairseq, Kosmos-2): p = pad + the running count of non-pad ids, and a pad id gets
+ * the zero row, so a text's positions do not depend on the padding around it.
+ */
+export function sinusoidalPositions(x: Tensor, ids?: Tensor, o?: { pad: number }): Tensor {
   return tf.tidy(() => {
     const [, n, d] = x.shape as [number, number, number];
-    return tf.add(x, tf.tensor2d(sinusoidalTable(n, d), [n, d]));
+    if (!ids || !o) return tf.add(x, tf.tensor2d(sinusoidalTable(n, d), [n, d]));
+    // Row 0 is the pads' zero row, row k the position pad + k: the table has N + 1 rows whatever
+    // the pad id is (a pad id of 50,000 must not make a 50,000-row table).
+    const table = paddedSinusoidalTable(o.pad, n, d);
+    const real = tf.cast(tf.notEqual(tf.cast(ids, "int32"), o.pad), "float32"); // [B, N]
+    const index = tf.cast(tf.mul(runningCount(real), real), "int32");
+    return tf.add(x, tf.gather(tf.tensor2d(table, [n + 1, d]), index));
+  });
+}
+
+/**
+ * The rows of positions pad + 1 .. pad + n after a zero row, in float32 steps as PyTorch computes
+ * the table (frequencies, then position × frequency, each rounded to float32), so the values agree
+ * with Hugging Face's to the last bit or so even at large positions.
+ */
+export function paddedSinusoidalTable(pad: number, n: number, d: number): Float32Array {
+  const half = Math.floor(d / 2);
+  const step = Math.fround(-(half > 1 ? Math.log(10000) / (half - 1) : 0));
+  const freq = Array.from({ length: half }, (_, i) => Math.fround(Math.exp(Math.fround(i * step))));
+  const table = new Float32Array((n + 1) * d);
+  for (let k = 1; k <= n; k++) {
+    const p = Math.fround(pad + k);
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(p * freq[i]!);
+      table[k * d + i] = Math.sin(angle);
+      table[k * d + half + i] = Math.cos(angle);
+    }
+  }
+  return table;
+}
+
+/** The running count along the tokens of a 0/1 float mask [B, N] (exact: counts stay far below 2^24). */
+const runningCount = (m: Tensor): Tensor => tf.cumsum(m, 1);
+
+/**
+ * x [B, T, D], tokens [B, L, D], int mask [B, T] → [B, T, D]: the k-th marked position of row b
+ * takes tokens[b, k] (k < L), every other position keeps x. Written as a one-hot selection
+ * [B, T, L] times tokens, so the gradient reaches both x and tokens with ordinary kernels; each
+ * output row sums one term, so the values are exact copies.
+ */
+export function placeTokens(x: Tensor, tokens: Tensor, mask: Tensor): Tensor {
+  return tf.tidy(() => {
+    const l = tokens.shape[1]!;
+    const marked = tf.cast(tf.notEqual(tf.cast(mask, "int32"), 0), "float32"); // [B, T]
+    const k = tf.mul(runningCount(marked), marked); // 1-based rank of each marked position, 0 elsewhere
+    const slots = tf.reshape(tf.range(1, l + 1, 1, "float32"), [1, 1, l]);
+    const select = tf.cast(tf.equal(tf.expandDims(k, 2), slots), "float32"); // [B, T, L]
+    const keep = tf.sub(1, tf.sum(select, 2, true)); // [B, T, 1]: 0 where a token was placed
+    return tf.add(tf.mul(x, keep), tf.matMul(select, tokens));
   });
 }
 

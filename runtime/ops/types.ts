@@ -61,10 +61,20 @@ export interface Ops {
   selectToken(x: Tensor, o: { index: number }): Tensor;
   meanTokens(x: Tensor): Tensor;
   poolEot(x: Tensor, ids: Tensor, o: { eot: number }): Tensor;
-  sinusoidalPositions(x: Tensor): Tensor;
+  /** With int ids [B, N]: padding-aware positions (pad + running count of non-pad ids; pads → 0). */
+  sinusoidalPositions(x: Tensor, ids?: Tensor, o?: { pad: number }): Tensor;
+  placeTokens(x: Tensor, tokens: Tensor, mask: Tensor): Tensor;
   l2Normalize(x: Tensor, o: { eps: number }): Tensor;
   matmul(a: Tensor, b: Tensor, o: { transposeB: boolean }): Tensor;
   transpose(x: Tensor): Tensor;
+
+  sincos2dPositions(x: Tensor): Tensor;
+  pixelShuffle(x: Tensor, o: { factor: number }): Tensor;
+  tileImage(x: Tensor, o: { tile: number; tiles: number }): Tensor;
+  mergeTiles(x: Tensor, o: { tiles: number }): Tensor;
+  tokenMask(x: Tensor, o: { start: number; end: number }): Tensor;
+  attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined, o: { heads: number; causal: boolean }): Tensor;
+  partialLora(x: Tensor, mask: Tensor, a: Tensor, b: Tensor, o: { scale: number }): Tensor;
 
   crossEntropy(logits: Tensor, labels: Tensor): Scalar;
   contrastiveLoss(logits: Tensor): Scalar;

@@ -77,6 +77,12 @@ export function embedTexts(model: Model, text: TextSetup, texts: readonly string
       const ids = new Int32Array(n * text.seqLen);
       texts.forEach((t, row) => ids.set(captionIds(text, t), row * text.seqLen));
       inputs[input.name] = tf.tensor(ids, [n, text.seqLen], "int32");
+    } else if (input.name === "attention_mask") {
+      // A model with a key-padding mask (an imported CLIP) sees 1 on each text's own ids, <bos> to
+      // <eos>: the padding id may equal <eos> (CLIP pads with <|endoftext|>), so count, not compare.
+      const mask = new Int32Array(n * text.seqLen);
+      texts.forEach((t, row) => mask.fill(1, row * text.seqLen, row * text.seqLen + Math.min(text.seqLen, text.tokenizer.encode(t, { addBos: true, addEos: true }).length)));
+      inputs[input.name] = tf.tensor(mask, [n, text.seqLen], "int32");
     } else {
       const shape = [n, ...input.shape.slice(1).map((d) => (typeof d === "number" ? d : 1))];
       inputs[input.name] = tf.zeros(shape, input.dtype);

@@ -62,9 +62,22 @@ export function createTask(program: IRProgram, text?: Omit<TextSetup, "seqLen">,
         `remove --set vocab (it is set from the tokenizer) or give --set vocab=${text.tokenizer.size} or more`,
     );
   }
+  // A text encoder pools at the first end-of-text id (pool_eot), so it must be the tokenizer's, and
+  // a caption's start must differ from it (a negative eot is the legacy argmax rule: no id to check).
+  const { bosId, eosId } = text.tokenizer;
+  for (const node of program.nodes) {
+    const eot = node.op === "pool_eot" ? Number(node.attrs["eot"]) : -1;
+    if (eot < 0) continue;
+    if (eot !== eosId) {
+      throw new TaskError(`model ${program.model} pools its text at token id ${eot} (eot), but the tokenizer's end-of-text id is ${eosId}: remove the eot override (it is set from the tokenizer) or give eot = ${eosId}`);
+    }
+    if (bosId === eosId) {
+      throw new TaskError(`the tokenizer's start- and end-of-text tokens are one token (id ${eosId}), but model ${program.model} pools each text at its first end-of-text token, which would be the start: use a tokenizer whose start and end tokens differ`);
+    }
+  }
   const train = dataset?.splits["train"];
   if (train) {
-    const longest = longestText(train, name === "lm" ? (captions ? "lm" : "qa") : "caption");
+    const longest = longestText(train, name === "lm" ? (captions ? "lm" : "qa") : "caption", text.tokenizer);
     if (longest.length > seqLen) {
       throw new TaskError(`the training text "${longest.text}" needs ${longest.length} tokens but the model's seq_len is ${seqLen}: train with --set seq_len=${longest.length}`);
     }

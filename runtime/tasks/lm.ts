@@ -15,7 +15,7 @@ import type { BatchField, ExampleMeta, Split } from "../data/types.js";
 import { DataError } from "../data/types.js";
 import type { Model } from "../model.js";
 import type { InputPlan } from "../train/inputs.js";
-import { EOS_ID, lmSequence, normaliseAnswer, promptIds, type TextSetup } from "./text.js";
+import { lmSequence, normaliseAnswer, promptIds, type TextSetup } from "./text.js";
 import type { ScoreOptions, Task, TaskSplit } from "./types.js";
 
 /** Longest answer greedy decoding produces, in tokens (shapes-world answers are one word). */
@@ -105,7 +105,8 @@ function scoreAnswers(model: Model, split: TaskSplit, plan: InputPlan, options: 
     chunk.forEach((item, k) => {
       const tally = correct.get(item.type) ?? { right: 0, total: 0 };
       tally.total++;
-      if (answers[k] === item.answer) tally.right++;
+      // Normalised as the reference is: a subword tokenizer's decoding may space punctuation differently.
+      if (normaliseAnswer(answers[k]!) === item.answer) tally.right++;
       correct.set(item.type, tally);
     });
   }
@@ -153,7 +154,7 @@ export function generate(
       for (let row = 0; row < n; row++) {
         if (done[row]) continue;
         const id = next[row * seqLen + length[row]! - 1]!;
-        if (id === EOS_ID) {
+        if (id === text.tokenizer.eosId) {
           done[row] = true;
           continue;
         }

@@ -5,6 +5,9 @@
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../io/atomic.js";
 import { DataError } from "../data/types.js";
+import { frameIds, type EncodeOptions, type TextTokenizer } from "./types.js";
+
+export type { EncodeOptions } from "./types.js";
 
 export const PAD = "<pad>";
 export const BOS = "<bos>";
@@ -28,15 +31,6 @@ export function splitWords(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}'-]+|[^\s\p{L}\p{N}'-]/gu) ?? [];
 }
 
-export interface EncodeOptions {
-  /** Truncate (keeping <eos> when requested) or pad to this many ids. */
-  maxLength?: number;
-  addBos?: boolean;
-  addEos?: boolean;
-  /** Pad with <pad> up to maxLength (requires maxLength). */
-  pad?: boolean;
-}
-
 export interface BuildOptions {
   /** Words seen fewer times than this map to <unk> (default 1: keep every word). */
   minCount?: number;
@@ -51,7 +45,12 @@ export interface TokenizerJSON {
   vocab: string[];
 }
 
-export class WordTokenizer {
+export class WordTokenizer implements TextTokenizer {
+  readonly kind = "word";
+  readonly padId = PAD_ID;
+  readonly bosId = BOS_ID;
+  readonly eosId = EOS_ID;
+  readonly unkId = UNK_ID;
   private readonly ids: Map<string, number>;
 
   private constructor(readonly vocab: readonly string[]) {
@@ -83,21 +82,11 @@ export class WordTokenizer {
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
-    const { maxLength, addBos = false, addEos = false, pad = false } = opts;
-    if (pad && maxLength === undefined) throw new RangeError("encode: pad requires maxLength");
-    if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 0)) {
-      throw new RangeError(`encode: maxLength must be a non-negative integer, got ${maxLength}`);
-    }
-    let body = splitWords(text).map((w) => this.idOf(w));
-    if (maxLength !== undefined) {
-      const room = Math.max(0, maxLength - (addBos ? 1 : 0) - (addEos ? 1 : 0));
-      body = body.slice(0, room);
-    }
-    let ids = [...(addBos ? [BOS_ID] : []), ...body, ...(addEos ? [EOS_ID] : [])];
-    // When maxLength is smaller than the special tokens themselves, the cut wins.
-    if (maxLength !== undefined) ids = ids.slice(0, maxLength);
-    if (pad && maxLength !== undefined) while (ids.length < maxLength) ids.push(PAD_ID);
-    return ids;
+    return frameIds(splitWords(text).map((w) => this.idOf(w)), { bos: BOS_ID, eos: EOS_ID, pad: PAD_ID }, opts);
+  }
+
+  unknownWords(texts: readonly string[]): string[] {
+    return [...new Set(texts.flatMap((t) => splitWords(t)).filter((w) => this.idOf(w) === UNK_ID))];
   }
 
   /**

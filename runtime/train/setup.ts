@@ -4,9 +4,9 @@
 // exactly the model that training produced.
 import { compileFile, type CompileResult } from "../../compiler/index.js";
 import type { IRProgram, TrainConfig } from "../../compiler/ir.js";
-import type { Dataset } from "../data/types.js";
+import { DataError, type Dataset } from "../data/types.js";
 import { buildTokenizer, createTask, taskDataset, taskNameOf, taskReadsText, type Task } from "../tasks/index.js";
-import type { WordTokenizer } from "../text/tokenizer.js";
+import type { TextTokenizer } from "../text/types.js";
 import { OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from "./optimizers.js";
 import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.js";
 import { TrainError, type TrainSettings } from "./trainer.js";
@@ -27,7 +27,7 @@ export interface DataBoundCompile extends CompileResult {
   /** The dataset as the task feeds the model (each split wrapped by the task). */
   dataset?: Dataset;
   /** The tokenizer of a text task: `opts.tokenizer`, or one built from the training split. */
-  tokenizer?: WordTokenizer;
+  tokenizer?: TextTokenizer;
 }
 
 /**
@@ -39,7 +39,7 @@ export interface DataBoundCompile extends CompileResult {
  */
 export function compileForData(
   spec: string,
-  opts: { model?: string; set: string[]; tokenizer?: WordTokenizer },
+  opts: { model?: string; set: string[]; tokenizer?: TextTokenizer },
   dataset: Dataset | undefined,
 ): DataBoundCompile {
   const first = compileFile(spec, { ...(opts.model ? { model: opts.model } : {}), set: opts.set });
@@ -52,7 +52,7 @@ export function compileForData(
   return { ...result, bound, task, dataset: taskDataset(task, dataset), ...(tokenizer ? { tokenizer } : {}) };
 }
 
-function dataBoundOverrides(program: IRProgram, dataset: Dataset, tokenizer: WordTokenizer | undefined): string[] {
+function dataBoundOverrides(program: IRProgram, dataset: Dataset, tokenizer: TextTokenizer | undefined): string[] {
   const top = program.modules.find((m) => m.path === "");
   if (!top) return [];
   const trainSplit = dataset.splits["train"] ?? Object.values(dataset.splits)[0];
@@ -65,14 +65,61 @@ function dataBoundOverrides(program: IRProgram, dataset: Dataset, tokenizer: Wor
     vocab: tokenizer?.size,
   };
   const out: string[] = [];
+  const pinned: string[] = [];
   for (const name of DATA_BOUND_PARAMS) {
     const declared = top.args[name];
     const value = fromData[name];
     if (typeof declared !== "number" || value === undefined) continue;
     if (top.argSources[name] === "set") continue;
-    if (declared !== value) out.push(`${name}=${value}`);
+    // A derived model that gives the value (`model M extends Base(image_size = 16)`, as `vlmc import
+    // hf` writes) pins it: its weights have those shapes, so the data must agree, not rebind it.
+    // A pinned vocab may be larger than the tokenizer (hub configs often round it up).
+    const fits = name === "vocab" ? value <= declared : value === declared;
+    if (top.argSources[name] === "extends") {
+      if (!fits) pinned.push(`  ${name} = ${declared} in the spec, ${describeData(name, value)}`);
+    } else if (declared !== value) out.push(`${name}=${value}`);
   }
-  return out;
+  if (pinned.length > 0) {
+    throw new DataError(
+      `the dataset "${dataset.name}" does not fit model ${program.model}, whose \`extends\` fixes ${pinned.length === 1 ? "this parameter" : "these parameters"}:\n${pinned.join("\n")}\n` +
+        "use data that matches the model (an imported model keeps its checkpoint's sizes), or --set the parameter to change the model (weights of the old size then no longer load)",
+      program.source.file,
+    );
+  }
+  return tokenizer ? [...out, ...eotBindings(program, tokenizer)] : out;
+}
+
+function describeData(name: (typeof DATA_BOUND_PARAMS)[number], value: number): string {
+  if (name === "image_size") return `the data has ${value}×${value} images`;
+  if (name === "channels") return `the data has ${value}-channel images`;
+  if (name === "classes") return `the data has ${value} classes`;
+  return `the tokenizer has ${value} tokens, more than the model's table (an imported text model needs its own tokenizer: --tokenizer)`;
+}
+
+/**
+ * `vocab` and every `eot` (where a text encoder pools) set from a tokenizer, for `vlmc predict`,
+ * which compiles without a dataset; the same overrides as compileForData's.
+ */
+export function tokenizerBindings(program: IRProgram, tokenizer: TextTokenizer): string[] {
+  const top = program.modules.find((m) => m.path === "");
+  const vocab = top?.args["vocab"];
+  // A vocab set by the user or fixed by a derived model's extends (an imported model) is kept.
+  const kept = top?.argSources["vocab"] === "set" || top?.argSources["vocab"] === "extends";
+  const out = typeof vocab === "number" && !kept && vocab !== tokenizer.size ? [`vocab=${tokenizer.size}`] : [];
+  return [...out, ...eotBindings(program, tokenizer)];
+}
+
+/**
+ * `<block>.eot=<end id>` for each block whose `eot` parameter (the id its text is pooled at) was left
+ * at its default and differs from the tokenizer's end-of-text id: the word vocabulary's is 2, the
+ * default, while a Hugging Face tokenizer's may be any id. A negative eot (the legacy argmax rule
+ * of imported CLIP checkpoints) is left alone.
+ */
+function eotBindings(program: IRProgram, tokenizer: TextTokenizer): string[] {
+  return program.modules
+    .filter((m) => m.path !== "" && typeof m.args["eot"] === "number" && m.argSources["eot"] === "default")
+    .filter((m) => (m.args["eot"] as number) >= 0 && m.args["eot"] !== tokenizer.eosId)
+    .map((m) => `${m.path}.eot=${tokenizer.eosId}`);
 }
 
 /** Command-line flags that override the spec's training defaults (undefined = not given). */

@@ -27,7 +27,7 @@ import { createOptimizer, type OptimizerConfig } from "./optimizers.js";
 import { silentProgress, type Progress } from "./progress.js";
 import { MetricsLog, writeRunInfo, type RunInfo } from "./run-files.js";
 import { learningRate, type ScheduleKind } from "./schedule.js";
-import type { WordTokenizer } from "../text/tokenizer.js";
+import type { TextTokenizer } from "../text/types.js";
 
 /** The tokenizer of a text model, saved beside the weights so eval and predict encode alike. */
 export const TOKENIZER_FILE = "tokenizer.json";
@@ -75,7 +75,7 @@ export interface TrainOptions extends TrainSettings {
   checkKernels?: boolean;
   progress?: Progress;
   /** A text model's tokenizer: written to outDir/tokenizer.json before the first step. */
-  tokenizer?: WordTokenizer;
+  tokenizer?: TextTokenizer;
   /** Polled after every step; true ends the run early with a checkpoint (SIGINT). */
   shouldStop?: () => boolean;
   /** For run.json: the spec path, the data name and the arguments as given. */
