@@ -19,7 +19,7 @@ const out = join(work, "clip");
 describe("vlmc import hf + vlmc run", () => {
   test("imports a CLIP folder and runs it on HF-named inputs", async () => {
     const imported = await run("import", "hf", fixture, "-o", out);
-    expect(imported.stderr).toMatch(/^note: .*clip-tanh-first-eos has no tokenizer\.json; give 'vlmc predict' the model's tokenizer with --tokenizer\n$/);
+    expect(imported.stderr).toMatch(/^note: .*clip-tanh-first-eos has no preprocessor_config\.json; 'vlmc predict' feeds images as pixel values \/ 255\nnote: .*clip-tanh-first-eos has no tokenizer\.json; give 'vlmc predict' the model's tokenizer with --tokenizer\n$/);
     expect(imported.code).toBe(0);
     expect(imported.stdout).toMatch(/^imported CLIPModel from .*clip-tanh-first-eos: 62 tensors → model ImportedCLIPModel \(62 parameters, [\d,]+ values\)\nwrote .*model\.vlm, .*weights\.safetensors\n$/);
 
@@ -100,7 +100,7 @@ describe("vlmc import hf + vlmc run", () => {
     const dir = join(work, "zeroshot");
     const imported = await run("import", "hf", zs, "-o", dir);
     expect(imported.code).toBe(0);
-    expect(imported.stderr).toBe("");
+    expect(imported.stderr).toMatch(/^note: .*clip-zeroshot-bpe has no preprocessor_config\.json; 'vlmc predict' feeds images as pixel values \/ 255\n$/);
     expect(imported.stdout).toMatch(/wrote .*model\.vlm, .*weights\.safetensors, .*tokenizer\.json\n$/);
     const reference = JSON.parse(readFileSync(join(zs, "zeroshot.json"), "utf8")).tensors as { labels: string[]; cosine: number[]; logits_per_image: number[] };
     for (const backend of ["cpu", "wasm"]) {

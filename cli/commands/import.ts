@@ -29,8 +29,9 @@ export const importCommand: VlmcCommand = {
     process.stdout.write(
       `imported ${result.config.architecture} from ${args.dir}: ${result.steps.length} tensors → model ${program.model} ` +
         `(${program.params.length} parameters, ${result.values.toLocaleString("en-US")} values)\n` +
-        `wrote ${[result.specFile, result.weightsFile, ...result.tokenizerFiles].join(", ")}\n`,
+        `wrote ${[result.specFile, result.weightsFile, ...result.tokenizerFiles, ...(result.preprocessFile ? [result.preprocessFile] : [])].join(", ")}\n`,
     );
+    for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
     // A CLIP without its tokenizer runs with `vlmc run` (ids given), but predict --labels needs one.
     if (result.config.family === "clip" && result.tokenizerFiles.length === 0) {
       process.stderr.write(`note: ${args.dir} has no tokenizer.json; give 'vlmc predict' the model's tokenizer with --tokenizer\n`);

@@ -3,7 +3,7 @@
 // "a {colour} {shape}" prompts of the shapes world): zero-shot classification. A decoder model
 // (KOSMOS) answers --prompt by greedy decoding. The tokenizer is the one training saved beside the
 // weights; `vocab` is set from it, as training set it from the data.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Argv } from "yargs";
@@ -14,6 +14,7 @@ import { fitImages, formatShape, planImageFit, type ImageShape } from "../../run
 import { decodeImage } from "../../runtime/data/images.js";
 import { shapesZeroShotPrompts } from "../../runtime/data/shapes.js";
 import { DataError, type BatchField } from "../../runtime/data/types.js";
+import { applyPreprocess, describePreprocess, PREPROCESS_FILE, readPreprocessFile, type ImagePreprocess } from "../../runtime/hf/preprocess.js";
 import { loadWeightsInto } from "../../runtime/io/checkpoint.js";
 import { loadModel, type Model } from "../../runtime/model.js";
 import { embedTexts, EMBEDDING_OUTPUTS } from "../../runtime/tasks/contrastive.js";
@@ -69,10 +70,14 @@ export const predictCommand: VlmcCommand = {
 
     const imageInput = compiled.program.inputs.find((i) => i.name === "image");
     if (!imageInput || imageInput.shape.length !== 4) throw new UserError(`model ${compiled.program.model} has no input 'image: [B, H, W, C]'`);
-    const image = readImage(args.image as string, imageInput.shape.slice(1) as unknown as ImageShape);
+    // An imported model's image processor (preprocess.json beside the weights), when it has one.
+    const preprocessFile = join(dirname(weights), PREPROCESS_FILE);
+    const preprocess = existsSync(preprocessFile) ? readPreprocessFile(preprocessFile) : undefined;
+    const image = readImage(args.image as string, imageInput.shape.slice(1) as unknown as ImageShape, preprocess);
 
     const backend = await startBackend(args.backend as BackendRequest | undefined);
     if (!args.json) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+    if (!args.json && preprocess) process.stderr.write(`preprocessing (${PREPROCESS_FILE}): ${describePreprocess(preprocess)}\n`);
     const model = await loadModel(compiled.program, { initialize: false });
     try {
       model.setParams(loadWeightsInto(compiled.program.params, weights));
@@ -105,8 +110,11 @@ export const predictCommand: VlmcCommand = {
   },
 };
 
-/** The image file as a batch of one, values in [0, 1] as in the datasets, fitted to `target`. */
-function readImage(file: string, target: ImageShape): BatchField {
+/**
+ * The image file as a batch of one, fitted to `target`: values in [0, 1] as in the datasets, or
+ * preprocessed as `preprocess` (an imported model's image processor) says.
+ */
+function readImage(file: string, target: ImageShape, preprocess?: ImagePreprocess): BatchField {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -114,8 +122,10 @@ function readImage(file: string, target: ImageShape): BatchField {
     throw new DataError("cannot read the image file", file);
   }
   const decoded = decodeImage(bytes, file);
-  const field: BatchField = { dtype: "float32", shape: [1, decoded.height, decoded.width, 3], data: Float32Array.from(decoded.rgb, (v) => v / 255) };
-  const from: ImageShape = [decoded.height, decoded.width, 3];
+  const field: BatchField = preprocess
+    ? applyPreprocess(decoded, preprocess)
+    : { dtype: "float32", shape: [1, decoded.height, decoded.width, 3], data: Float32Array.from(decoded.rgb, (v) => v / 255) };
+  const from: ImageShape = [field.shape[1]!, field.shape[2]!, 3];
   if (from.every((d, i) => d === target[i])) return field;
   const plan = planImageFit(from, target);
   if (!plan.ok) throw new DataError(`the image is ${formatShape(from)} but the model expects ${formatShape(target)}: ${plan.reason}`, file);

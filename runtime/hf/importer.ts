@@ -2,7 +2,7 @@
 // instantiates the bundled family (model.vlm) and the weights in that spec's parameter names
 // (weights.safetensors, F32) out. The spec is compiled before anything is written, and the
 // checkpoint's names and shapes are checked against it from the header alone.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { compileSource } from "../../compiler/index.js";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
@@ -13,6 +13,7 @@ import { planConversion, type ConversionStep } from "./check.js";
 import { readHfConfig, type HfModelConfig } from "./config.js";
 import { HfImportError } from "./errors.js";
 import { LAYOUTS } from "./layouts.js";
+import { HF_PREPROCESSOR_FILE, PREPROCESS_FILE, preprocessJsonText, readPreprocessorConfig, type ImagePreprocess } from "./preprocess.js";
 import { mappingTableFor } from "./mappings.js";
 import { importedSpecText, type SpecChoices } from "./spec-text.js";
 
@@ -41,6 +42,11 @@ export interface ImportResult {
   values: number;
   /** The tokenizer files copied from the model folder (none when it has no tokenizer.json). */
   tokenizerFiles: string[];
+  /** preprocess.json, written when the model folder has a preprocessor_config.json. */
+  preprocessFile?: string;
+  preprocess?: ImagePreprocess;
+  /** Lines for the user (e.g. that the folder has no preprocessor_config.json), without "note: ". */
+  notes: string[];
 }
 
 /** Imports the HF model folder `dir` into `outDir` (created if needed). */
@@ -56,6 +62,8 @@ export function importHf(dir: string, outDir: string, options: ImportOptions = {
   }
   const config = readHfConfig(configFile);
   const header = readSafetensorsHeader(weightsIn);
+  // Validated before anything is written, like the rest.
+  const preprocess = readPreprocessorConfig(dir, config);
 
   const choices = specChoices(config, header.tensors, options, configFile);
   const modelName = options.modelName ?? `Imported${config.architecture}`;
@@ -96,9 +104,21 @@ export function importHf(dir: string, outDir: string, options: ImportOptions = {
       tokenizerFiles.push(join(outDir, name));
     }
   }
+  const notes: string[] = [];
+  const preprocessFile = join(outDir, PREPROCESS_FILE);
+  if (preprocess) {
+    writeFileAtomic(preprocessFile, preprocessJsonText(preprocess));
+  } else {
+    // A preprocess.json of an earlier import into this folder would no longer describe the model.
+    const stale = existsSync(preprocessFile);
+    if (stale) rmSync(preprocessFile, { force: true });
+    notes.push(
+      `${dir} has no ${HF_PREPROCESSOR_FILE}; 'vlmc predict' feeds images as pixel values / 255${stale ? ` (removed the ${PREPROCESS_FILE} of an earlier import)` : ""}`,
+    );
+  }
   // The spec last: a folder with a model.vlm always has its weights.
   writeFileAtomic(specFile, specText);
-  return { config, specFile, weightsFile, program, steps, values, tokenizerFiles };
+  return { config, specFile, weightsFile, program, steps, values, tokenizerFiles, notes, ...(preprocess ? { preprocess, preprocessFile } : {}) };
 }
 
 function specChoices(

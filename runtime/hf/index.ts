@@ -13,3 +13,8 @@ export { importHf, IMPORTED_SPEC_FILE, IMPORTED_WEIGHTS_FILE } from "./importer.
 export type { ImportOptions, ImportResult } from "./importer.js";
 export { prepareInputs, cropOutput, HF_INPUT_ALIASES, inputsNeededForOutputs } from "./adapters.js";
 export { runOnce } from "./run.js";
+export {
+  HF_PREPROCESSOR_FILE, PREPROCESS_FILE, PREPROCESS_FORMAT, applyPreprocess, describePreprocess, parsePreprocessorConfig,
+  preprocessJsonText, readPreprocessFile, readPreprocessorConfig,
+} from "./preprocess.js";
+export type { ImagePreprocess, Resample } from "./preprocess.js";
