@@ -30,7 +30,8 @@ function clipDiff(): ProgramDiff {
 function syntheticRun(seed: number, finalAccuracy: number): VariantRun {
   const metrics: Record<string, unknown>[] = [];
   for (let step = 0; step <= 40; step += 10) metrics.push({ kind: "train", step, epoch: Math.floor(step / 20), loss: 2 / (1 + step / 10) + seed * 0.01, lr: 0.001, examples_per_s: 900 });
-  for (let epoch = 1; epoch <= 2; epoch++) metrics.push({ kind: "eval", step: epoch * 20, epoch, split: "test", accuracy: (finalAccuracy * epoch) / 2 });
+  // Evaluation records carry their split's loss, which must not enter the training-loss curve.
+  for (let epoch = 1; epoch <= 2; epoch++) metrics.push({ kind: "eval", step: epoch * 20, epoch, split: "test", loss: 9, accuracy: (finalAccuracy * epoch) / 2 });
   return { seed, final: { loss: 0.4 + seed * 0.01, test_accuracy: finalAccuracy }, metrics, examplesPerSecond: 900 + seed, wallSeconds: 60 + seed };
 }
 
@@ -74,7 +75,8 @@ describe("report.json", () => {
 
   it("collects the curve points from metrics.jsonl records", () => {
     const { loss, accuracy } = withResults.json.results!.curves;
-    expect(loss).toHaveLength(2 * 2 * 5); // variants × seeds × logged steps
+    expect(loss).toHaveLength(2 * 2 * 5); // variants × seeds × logged training steps
+    expect(loss.some((p) => p.loss === 9)).toBe(false);
     expect(accuracy).toHaveLength(2 * 2 * 2);
     expect(accuracy[0]).toEqual({ variant: "A: Clip", seed: 1, epoch: 1, split: "test", accuracy: 0.45 });
   });

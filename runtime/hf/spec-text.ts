@@ -60,17 +60,24 @@ function vitArgs(c: VitConfig, choices: SpecChoices): Arg[] {
   return args;
 }
 
+/** The CLIP-style vision tower's arguments, shared by CLIP and Kosmos-2 (same config keys). */
+function visionTowerArgs(v: ClipConfig["vision"]): Arg[] {
+  return [
+    ["image_size", int(v.imageSize)],
+    ["channels", int(v.channels)],
+    ["patch", int(v.patch)],
+    ["vision_dim", int(v.dim)],
+    ["vision_depth", int(v.depth)],
+    ["vision_heads", int(v.heads)],
+    ["vision_hidden", int(v.hidden)],
+    ["vision_eps", float(v.eps)],
+    ["vision_act", str(v.act)],
+  ];
+}
+
 function clipArgs(c: ClipConfig, choices: SpecChoices): Arg[] {
   return [
-    ["image_size", int(c.vision.imageSize)],
-    ["channels", int(c.vision.channels)],
-    ["patch", int(c.vision.patch)],
-    ["vision_dim", int(c.vision.dim)],
-    ["vision_depth", int(c.vision.depth)],
-    ["vision_heads", int(c.vision.heads)],
-    ["vision_hidden", int(c.vision.hidden)],
-    ["vision_eps", float(c.vision.eps)],
-    ["vision_act", str(c.vision.act)],
+    ...visionTowerArgs(c.vision),
     ["vocab", int(c.text.vocab)],
     ["seq", int(choices.textLength)],
     ["text_dim", int(c.text.dim)],
@@ -90,15 +97,7 @@ function clipArgs(c: ClipConfig, choices: SpecChoices): Arg[] {
 
 function kosmos2Args(c: Kosmos2Config, choices: SpecChoices): Arg[] {
   return [
-    ["image_size", int(c.vision.imageSize)],
-    ["channels", int(c.vision.channels)],
-    ["patch", int(c.vision.patch)],
-    ["vision_dim", int(c.vision.dim)],
-    ["vision_depth", int(c.vision.depth)],
-    ["vision_heads", int(c.vision.heads)],
-    ["vision_hidden", int(c.vision.hidden)],
-    ["vision_eps", float(c.vision.eps)],
-    ["vision_act", str(c.vision.act)],
+    ...visionTowerArgs(c.vision),
     ["vocab", int(c.text.vocab)],
     ["seq", int(choices.textLength)],
     ["text_dim", int(c.text.dim)],

@@ -41,7 +41,8 @@ export function summarizeResults(results: ResultsInput): ResultsSummary {
     for (const run of v.runs) {
       for (const record of run.metrics ?? []) {
         const { step, loss: l, epoch, split, accuracy: acc } = record;
-        if (isNumber(step) && isNumber(l)) loss.push({ variant: v.variant, seed: run.seed, step, loss: l });
+        // Evaluation records carry a loss too (on their split): only training records make the training curve.
+        if (record["kind"] !== "eval" && isNumber(step) && isNumber(l)) loss.push({ variant: v.variant, seed: run.seed, step, loss: l });
         if (isNumber(epoch) && typeof split === "string" && isNumber(acc)) accuracy.push({ variant: v.variant, seed: run.seed, epoch, split, accuracy: acc });
       }
     }
