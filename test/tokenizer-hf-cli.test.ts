@@ -38,6 +38,12 @@ describe("a Hugging Face tokenizer through the CLI", () => {
     expect(predicted.code, predicted.stderr).toBe(0);
     expect(predicted.stderr).toMatch(/'hexagon' is not in the tokenizer's vocabulary and maps to its unknown token/);
     expect(predicted.stdout).toMatch(/a red circle/);
+
+    // Continuing the run needs no --tokenizer: the one saved beside the weights reads the text.
+    const resumed = await vlmc("train", "specs/clip.vlm", ...QUICK, "--resume", "--out", out);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/data: set vocab=110, text\.eot=1 from shapes/);
+    expect(resumed.stderr).toMatch(/resuming from .* at step 3\/3/);
   });
 
   it("a broken or missing tokenizer is a clear error without a stack trace", async () => {

@@ -1,6 +1,7 @@
 // `vlmc train <spec>`: compile the spec (data-bound parameters set from the dataset), load the
 // generated module, and run the trainer. Spec `train { }` values are the defaults; flags override.
 // Ctrl-C stops after the current step with a checkpoint; `--resume --out DIR` continues the run.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Argv } from "yargs";
@@ -10,7 +11,7 @@ import { loadDataset } from "../../runtime/data/index.js";
 import { loadWeightsInto } from "../../runtime/io/checkpoint.js";
 import { loadModel } from "../../runtime/model.js";
 import { taskNameOf, taskReadsText } from "../../runtime/tasks/index.js";
-import { loadTokenizer } from "../../runtime/text/load.js";
+import { loadTokenizer, TOKENIZER_JSON } from "../../runtime/text/load.js";
 import { OPTIMIZER_NAMES } from "../../runtime/train/optimizers.js";
 import { createProgress } from "../../runtime/train/progress.js";
 import { SCHEDULE_KINDS } from "../../runtime/train/schedule.js";
@@ -60,7 +61,11 @@ export const trainCommand: VlmcCommand = {
     const dataset = loadDataset(dataName, { seed: args.dataSeed as number });
 
     // A given tokenizer replaces the word vocabulary built from the training text; it is saved beside the weights.
-    const tokenizer = args.tokenizer !== undefined ? loadTokenizer(args.tokenizer as string) : undefined;
+    // On --resume the run's own saved tokenizer reads the text (a word vocabulary or a Hugging Face
+    // tokenizer.json), so a run started with --tokenizer continues without the flag.
+    const savedTokenizer = args.resume && args.tokenizer === undefined && existsSync(join(args.out as string, TOKENIZER_JSON)) ? (args.out as string) : undefined;
+    const tokenizerSource = (args.tokenizer as string | undefined) ?? savedTokenizer;
+    const tokenizer = tokenizerSource !== undefined ? loadTokenizer(tokenizerSource) : undefined;
     if (tokenizer && !taskReadsText(taskNameOf(firstPass.program))) {
       process.stderr.write(`note: model ${firstPass.program.model} reads no text; --tokenizer is not used\n`);
     }
