@@ -1,6 +1,7 @@
 // Shared by the hf-*.test.ts suites: where the fixtures are and how outputs are compared.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { HfImportError } from "../runtime/hf/errors.js";
 import type { JsonTensor } from "../runtime/io/tensor-json.js";
 
 /** The shared dev fixtures, beside the repository (../shared/fixtures from its root). */
@@ -77,4 +78,15 @@ export function compareTensors(ours: JsonTensor, reference: JsonTensor): { maxAb
     if (!(diff <= maxAbs)) maxAbs = diff; // NaN propagates as a failure
   }
   return { maxAbs, violations, shapeOk };
+}
+
+/** The HfImportError that `fn` throws (any other error, or none, fails the test). */
+export function errorOf(fn: () => unknown): HfImportError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof HfImportError) return err;
+    throw err;
+  }
+  throw new Error("expected an HfImportError");
 }

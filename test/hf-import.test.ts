@@ -5,25 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { parseHfConfig, readHfConfig } from "../runtime/hf/config.js";
-import { HfImportError } from "../runtime/hf/errors.js";
 import { importHf } from "../runtime/hf/importer.js";
 import { LAYOUTS } from "../runtime/hf/layouts.js";
 import { compileRules, MAPPING_TABLES } from "../runtime/hf/mappings.js";
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from "../runtime/io/safetensors.js";
-import { OWN_FIXTURES } from "./hf-helpers.js";
+import { errorOf, OWN_FIXTURES } from "./hf-helpers.js";
 
 const work = mkdtempSync(join(tmpdir(), "vlmc-hf-import-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function errorOf(fn: () => unknown): HfImportError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HfImportError) return err;
-    throw err;
-  }
-  throw new Error("expected an HfImportError");
-}
 
 describe("config.json", () => {
   test("an unsupported architecture names the supported ones", () => {

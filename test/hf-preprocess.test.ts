@@ -6,14 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, test, vi } from "vitest";
 import { decodeImage, encodePng, type DecodedImage } from "../runtime/data/images.js";
-import { HfImportError } from "../runtime/hf/errors.js";
 import { importHf } from "../runtime/hf/importer.js";
 import {
   applyPreprocess, centerCropRgb, parsePreprocessorConfig, PREPROCESS_FORMAT, readPreprocessFile, resizeRgb, shortestEdgeSize,
   type ImagePreprocess,
 } from "../runtime/hf/preprocess.js";
 import { runCli as run } from "./cli-capture.js";
-import { OWN_FIXTURES } from "./hf-helpers.js";
+import { errorOf, OWN_FIXTURES } from "./hf-helpers.js";
 
 const work = mkdtempSync(join(tmpdir(), "vlmc-hf-preprocess-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -37,16 +36,6 @@ function plan(over: Partial<ImagePreprocess>): ImagePreprocess {
 /** The red channel of an [h, w, 3] array as rows. */
 function red(rgb: ArrayLike<number>, h: number, w: number): number[][] {
   return Array.from({ length: h }, (_, y) => Array.from({ length: w }, (_, x) => rgb[(y * w + x) * 3]!));
-}
-
-function errorOf(fn: () => unknown): HfImportError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HfImportError) return err;
-    throw err;
-  }
-  throw new Error("expected an HfImportError");
 }
 
 /** A copy of the clip-zeroshot-bpe fixture (image_size 16) in a fresh folder, with `preprocessor` as its preprocessor_config.json. */
