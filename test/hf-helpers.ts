@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { HfImportError } from "../runtime/hf/errors.js";
+import { readSafetensors } from "../runtime/io/safetensors.js";
 import type { JsonTensor } from "../runtime/io/tensor-json.js";
 
 /** The shared dev fixtures, beside the repository (../shared/fixtures from its root). */
@@ -89,4 +90,16 @@ export function errorOf(fn: () => unknown): HfImportError {
     throw err;
   }
   throw new Error("expected an HfImportError");
+}
+
+/** The largest |a − b| over every tensor of two weight files with the same names (a fine-tune vs its start). */
+export function maxWeightDiff(a: string, b: string): number {
+  const x = readSafetensors(a).tensors;
+  const y = readSafetensors(b).tensors;
+  let max = 0;
+  for (const [name, t] of x) {
+    const u = y.get(name)!.data as Float32Array;
+    (t.data as Float32Array).forEach((v, i) => (max = Math.max(max, Math.abs(v - u[i]!))));
+  }
+  return max;
 }

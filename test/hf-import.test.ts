@@ -168,7 +168,69 @@ describe("the header-only check", () => {
     mkdirSync(dir, { recursive: true });
     copyFileSync(join(OWN_FIXTURES, "vit-cls-quickgelu-grey", "config.json"), join(dir, "config.json"));
     writeFileSync(join(dir, "pytorch_model.bin"), "");
-    expect(errorOf(() => importHf(dir, out)).message).toMatch(/incomplete: no model\.safetensors here \(found pytorch_model\.bin: save the model with safe_serialization=True\)/);
+    expect(errorOf(() => importHf(dir, out)).message).toMatch(
+      /incomplete: no model\.safetensors \(or model\.safetensors\.index\.json\) here \(found PyTorch pickle weights: save the model with safe_serialization=True\)/,
+    );
+  });
+});
+
+describe("sharded checkpoints (model.safetensors.index.json)", () => {
+  const FIXTURE = join(OWN_FIXTURES, "clip-tanh-first-eos");
+  const whole = readSafetensors(join(FIXTURE, "model.safetensors")).tensors;
+  const names = [...whole.keys()];
+
+  /** The fixture split into `shards` files (round robin) with save_pretrained's index; `edit` may change the weight map. */
+  function shardedFolder(name: string, shards: number, edit?: (map: Record<string, string>) => void): string {
+    const dir = join(work, name);
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(FIXTURE, "config.json"), join(dir, "config.json"));
+    const map: Record<string, string> = {};
+    for (let k = 0; k < shards; k++) {
+      const file = `model-${String(k + 1).padStart(5, "0")}-of-${String(shards).padStart(5, "0")}.safetensors`;
+      const part = new Map(names.filter((_, i) => i % shards === k).map((n) => [n, whole.get(n)!] as const));
+      writeSafetensors(join(dir, file), part);
+      for (const n of part.keys()) map[n] = file;
+    }
+    edit?.(map);
+    writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: 0 }, weight_map: map }));
+    return dir;
+  }
+
+  test("import the same weights as the single-file checkpoint", () => {
+    const single = importHf(FIXTURE, join(work, "single-out"));
+    const sharded = importHf(shardedFolder("sharded", 3), join(work, "sharded-out"));
+    expect(sharded.values).toBe(single.values);
+    expect(readFileSync(sharded.weightsFile)).toEqual(readFileSync(single.weightsFile));
+    expect(readFileSync(sharded.specFile, "utf8").replace(/sharded/g, "X")).toBe(readFileSync(single.specFile, "utf8").replace(/clip-tanh-first-eos/g, "X"));
+  });
+
+  test("an index that does not match its shards lists every problem, and nothing is written", () => {
+    const dir = shardedFolder("bad-shards", 2, (map) => {
+      map[names[0]!] = "model-00002-of-00002.safetensors"; // that shard does not hold it
+      map[names[1]!] = "model-00003-of-00002.safetensors"; // no such file
+    });
+    const out = join(work, "bad-shards-out");
+    expect(errorOf(() => importHf(dir, out)).message).toBe(
+      `${join(dir, "model.safetensors.index.json")}: the sharded checkpoint does not match its index (2 problems):\n` +
+        `  "${names[0]}": the index puts it in model-00002-of-00002.safetensors, which does not hold it\n` +
+        `  model-00003-of-00002.safetensors: missing (the index puts 1 tensor in it, e.g. "${names[1]}")`,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test("a malformed index is a clear error", () => {
+    const dir = shardedFolder("bad-index", 1);
+    const index = join(dir, "model.safetensors.index.json");
+    const cases: [string, RegExp][] = [
+      ["{", /model\.safetensors\.index\.json: not valid JSON/],
+      [JSON.stringify({ weight_map: [] }), /expected \{"weight_map": \{tensor name: shard file, \.\.\.\}\}/],
+      [JSON.stringify({ weight_map: {} }), /weight_map is empty/],
+      [JSON.stringify({ weight_map: { x: "../outside.safetensors" } }), /weight_map\["x"\] must name a \.safetensors file in this folder, found "\.\.\/outside\.safetensors"/],
+    ];
+    for (const [text, message] of cases) {
+      writeFileSync(index, text);
+      expect(errorOf(() => importHf(dir, join(work, "bad-index-out"))).message).toMatch(message);
+    }
   });
 });
 

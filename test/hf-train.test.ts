@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vite
 import { importHf } from "../runtime/hf/importer.js";
 import { readSafetensors, writeSafetensors } from "../runtime/io/safetensors.js";
 import { runCli as vlmc } from "./cli-capture.js";
-import { OWN_FIXTURES } from "./hf-helpers.js";
+import { maxWeightDiff as maxDiff, OWN_FIXTURES } from "./hf-helpers.js";
 
 const work = mkdtempSync(join(tmpdir(), "vlmc-hf-train-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -45,17 +45,6 @@ beforeAll(() => {
 });
 
 const QUICK = ["--data", data, "--backend", "wasm", "--batch", "8", "--log-every", "1"];
-
-function maxDiff(a: string, b: string): number {
-  const x = readSafetensors(a).tensors;
-  const y = readSafetensors(b).tensors;
-  let max = 0;
-  for (const [name, t] of x) {
-    const u = y.get(name)!.data as Float32Array;
-    (t.data as Float32Array).forEach((v, i) => (max = Math.max(max, Math.abs(v - u[i]!))));
-  }
-  return max;
-}
 
 describe("vlmc train --init", () => {
   test("starts from the imported weights: a step at a negligible learning rate leaves them as imported", async () => {

@@ -7,9 +7,11 @@ import type { Argv } from "yargs";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
 import { BACKEND_CHOICES, type BackendRequest } from "../../runtime/backend.js";
 import { loadDataset } from "../../runtime/data/index.js";
+import { transformImages } from "../../runtime/data/normalise.js";
 import { DataError } from "../../runtime/data/types.js";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { describePixelSteps, pixelTransformOf, PREPROCESS_FILE, readPreprocessIn } from "../../runtime/hf/preprocess.js";
 import { loadWeightsInto, WeightsMismatchError } from "../../runtime/io/checkpoint.js";
 import { loadModel } from "../../runtime/model.js";
 import { taskNameOf, taskReadsText } from "../../runtime/tasks/index.js";
@@ -50,7 +52,11 @@ export const evalCommand: VlmcCommand = {
     if (!firstPass.program) throw new CliExit(1, formatDiagnostics(firstPass.diagnostics, firstPass.sources));
     const dataName = (args.data as string | undefined) ?? (firstPass.program.train.data as string | undefined);
     if (!dataName) throw new UserError(`no dataset: give --data (mnist, shapes or a folder), or add data = "..." to the spec's train { }`, 2);
-    const dataset = loadDataset(dataName, { seed: args.dataSeed as number });
+    // An imported model's pixel normalisation, saved beside its weights (see `vlmc train --init`).
+    const preprocess = readPreprocessIn(dirname(args.weights as string));
+    const loaded = loadDataset(dataName, { seed: args.dataSeed as number });
+    const dataset = preprocess ? transformImages(loaded, pixelTransformOf(preprocess)) : loaded;
+    if (preprocess) process.stderr.write(`preprocessing (${PREPROCESS_FILE} beside the weights): ${describePixelSteps(preprocess)}\n`);
     const splitName = args.split as string;
     const split = dataset.splits[splitName];
     if (!split) throw new DataError(`dataset ${dataset.name} has no '${splitName}' split (it has ${Object.keys(dataset.splits).join(", ")})`);

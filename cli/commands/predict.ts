@@ -14,7 +14,7 @@ import { fitImages, formatShape, planImageFit, type ImageShape } from "../../run
 import { decodeImage } from "../../runtime/data/images.js";
 import { shapesZeroShotPrompts } from "../../runtime/data/shapes.js";
 import { DataError, type BatchField } from "../../runtime/data/types.js";
-import { applyPreprocess, describePreprocess, PREPROCESS_FILE, readPreprocessFile, type ImagePreprocess } from "../../runtime/hf/preprocess.js";
+import { applyPreprocess, describePreprocess, PREPROCESS_FILE, readPreprocessIn, type ImagePreprocess } from "../../runtime/hf/preprocess.js";
 import { loadWeightsInto } from "../../runtime/io/checkpoint.js";
 import { loadModel, type Model } from "../../runtime/model.js";
 import { embedTexts, EMBEDDING_OUTPUTS } from "../../runtime/tasks/contrastive.js";
@@ -71,8 +71,7 @@ export const predictCommand: VlmcCommand = {
     const imageInput = compiled.program.inputs.find((i) => i.name === "image");
     if (!imageInput || imageInput.shape.length !== 4) throw new UserError(`model ${compiled.program.model} has no input 'image: [B, H, W, C]'`);
     // An imported model's image processor (preprocess.json beside the weights), when it has one.
-    const preprocessFile = join(dirname(weights), PREPROCESS_FILE);
-    const preprocess = existsSync(preprocessFile) ? readPreprocessFile(preprocessFile) : undefined;
+    const preprocess = readPreprocessIn(dirname(weights));
     const image = readImage(args.image as string, imageInput.shape.slice(1) as unknown as ImageShape, preprocess);
 
     const backend = await startBackend(args.backend as BackendRequest | undefined);

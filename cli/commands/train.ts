@@ -1,13 +1,16 @@
 // `vlmc train <spec>`: compile the spec (data-bound parameters set from the dataset), load the
 // generated module, and run the trainer. Spec `train { }` values are the defaults; flags override.
 // Ctrl-C stops after the current step with a checkpoint; `--resume --out DIR` continues the run.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Argv } from "yargs";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
 import { BACKEND_CHOICES, BackendError, initBackend, type BackendRequest } from "../../runtime/backend.js";
 import { loadDataset } from "../../runtime/data/index.js";
+import { transformImages } from "../../runtime/data/normalise.js";
+import { describePixelSteps, pixelTransformOf, PREPROCESS_FILE, preprocessJsonText, readPreprocessIn } from "../../runtime/hf/preprocess.js";
+import { writeFileAtomic } from "../../runtime/io/atomic.js";
 import { loadWeightsInto } from "../../runtime/io/checkpoint.js";
 import { loadModel } from "../../runtime/model.js";
 import { taskNameOf, taskReadsText } from "../../runtime/tasks/index.js";
@@ -42,7 +45,7 @@ export const trainCommand: VlmcCommand = {
       .option("backend", { type: "string", choices: BACKEND_CHOICES as string[], describe: "tfjs backend (default: auto, or $VLMC_BACKEND)" })
       .option("out", { alias: "o", type: "string", describe: "run directory (default: runs/<model>-<time>)" })
       .option("resume", { type: "boolean", default: false, describe: "continue the run in --out from its last checkpoint" })
-      .option("init", { type: "string", describe: "start from these weights (a safetensors file in the model's parameter names, e.g. the weights.safetensors of `vlmc import hf`) instead of a random initialisation" })
+      .option("init", { type: "string", describe: "start from these weights (a safetensors file in the model's parameter names, e.g. the weights.safetensors of `vlmc import hf`) instead of a random initialisation; a tokenizer.json and preprocess.json beside it are used too" })
       .option("set", { type: "string", array: true, default: [], describe: "override a model parameter: --set name=value (repeatable)" })
       .option("tokenizer", { type: "string", describe: "text models: a Hugging Face tokenizer.json (or a folder holding one) instead of a word vocabulary built from the training text" })
       .option("limit", { type: "number", describe: "use only the first N examples of each split (quick runs)" })
@@ -58,15 +61,28 @@ export const trainCommand: VlmcCommand = {
     const dataName = (args.data as string | undefined) ?? (firstPass.program.train.data as string | undefined);
     if (!dataName) throw new UserError(`no dataset: give --data (mnist, shapes or a folder), or add data = "..." to the spec's train { }`, 2);
     // The data's own seed stays fixed across training seeds, so runs with different --seed see the same data.
-    const dataset = loadDataset(dataName, { seed: args.dataSeed as number });
+    const loaded = loadDataset(dataName, { seed: args.dataSeed as number });
+
+    // An imported model (`vlmc import hf`) keeps its tokenizer.json and preprocess.json beside its
+    // weights: fine-tuning from them (--init) reads its text with that tokenizer and its images
+    // with the model's pixel normalisation, as `vlmc predict` does. A resumed run has its own copies.
+    const initFile = args.init as string | undefined;
+    const preprocess = (args.resume ? readPreprocessIn(args.out as string) : undefined) ?? (initFile !== undefined ? readPreprocessIn(dirname(initFile)) : undefined);
+    const dataset = preprocess ? transformImages(loaded, pixelTransformOf(preprocess)) : loaded;
 
     // A given tokenizer replaces the word vocabulary built from the training text; it is saved beside the weights.
     // On --resume the run's own saved tokenizer reads the text (a word vocabulary or a Hugging Face
     // tokenizer.json), so a run started with --tokenizer continues without the flag.
-    const savedTokenizer = args.resume && args.tokenizer === undefined && existsSync(join(args.out as string, TOKENIZER_JSON)) ? (args.out as string) : undefined;
+    const readsText = taskReadsText(taskNameOf(firstPass.program));
+    const savedTokenizer =
+      args.tokenizer !== undefined ? undefined
+      : args.resume && existsSync(join(args.out as string, TOKENIZER_JSON)) ? (args.out as string)
+      : readsText && initFile !== undefined && existsSync(join(dirname(initFile), TOKENIZER_JSON)) ? join(dirname(initFile), TOKENIZER_JSON)
+      : undefined;
+    if (savedTokenizer !== undefined && !args.resume) process.stderr.write(`tokenizer: ${savedTokenizer} (beside the --init weights)\n`);
     const tokenizerSource = (args.tokenizer as string | undefined) ?? savedTokenizer;
     const tokenizer = tokenizerSource !== undefined ? loadTokenizer(tokenizerSource) : undefined;
-    if (tokenizer && !taskReadsText(taskNameOf(firstPass.program))) {
+    if (tokenizer && !readsText) {
       process.stderr.write(`note: model ${firstPass.program.model} reads no text; --tokenizer is not used\n`);
     }
     const compiled = compileForData(spec, { model: args.model, set: args.set as string[], ...(tokenizer ? { tokenizer } : {}) }, dataset);
@@ -88,13 +104,18 @@ export const trainCommand: VlmcCommand = {
     }
 
     // The initial weights are checked (every name and shape, all problems listed) before anything starts.
-    const initFile = args.init as string | undefined;
     const initial = initFile !== undefined ? loadWeightsInto(program.params, initFile) : undefined;
 
     const backend = await startBackend(args.backend as BackendRequest | undefined);
     process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
 
     const outDir = (args.out as string | undefined) ?? join("runs", `${program.model}-${timestamp()}`);
+    if (preprocess) {
+      process.stderr.write(`preprocessing (${PREPROCESS_FILE}): ${describePixelSteps(preprocess)}\n`);
+      // Beside the run's weights, so that eval and predict of the fine-tuned model normalise alike.
+      mkdirSync(outDir, { recursive: true });
+      writeFileAtomic(join(outDir, PREPROCESS_FILE), preprocessJsonText(preprocess));
+    }
     const model = await loadModel(program, { seed: settings.seed });
     if (initial) {
       // A resumed run's checkpoint, when there is one, replaces these again.

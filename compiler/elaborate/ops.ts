@@ -631,7 +631,11 @@ export function buildPrimitive(op: string, args: CallArg[], ctx: OpContext): Ten
     }
     case "contrastive_loss": {
       const logits = tensor("logits");
-      if (logits.shape.length !== 2 || logits.shape[0] !== logits.shape[1]) {
+      // Square: the matching pairs on the diagonal. Two different symbols ([B, T]: B images, T
+      // texts, as in an imported CLIPModel that ranks any number of labels) pass here, and the
+      // runtime requires them equal where the loss is computed: training feeds one caption per image.
+      const [rows, cols] = logits.shape;
+      if (logits.shape.length !== 2 || (rows !== cols && (typeof rows === "number" || typeof cols === "number"))) {
         rankError(op, "square logits [B, B] (image × text similarities)", logits, argSpan("logits"));
       }
       return node("contrastive_loss", [logits], {}, {}, []);

@@ -1,4 +1,4 @@
-// `vlmc import hf`: a Hugging Face model folder (config.json + model.safetensors) in; a spec that
+// `vlmc import hf`: a Hugging Face model folder (config.json + model.safetensors, or shards) in; a spec that
 // instantiates the bundled family (model.vlm) and the weights in that spec's parameter names
 // (weights.safetensors, F32) out. The spec is compiled before anything is written, and the
 // checkpoint's names and shapes are checked against it from the header alone.
@@ -8,8 +8,9 @@ import { compileSource } from "../../compiler/index.js";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
 import type { IRProgram } from "../../compiler/ir.js";
 import { writeFileAtomic } from "../io/atomic.js";
-import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
+import { writeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
 import { planConversion, type ConversionStep } from "./check.js";
+import { openHfCheckpoint } from "./checkpoint-files.js";
 import { readHfConfig, type HfModelConfig } from "./config.js";
 import { HfImportError } from "./errors.js";
 import { LAYOUTS } from "./layouts.js";
@@ -52,20 +53,15 @@ export interface ImportResult {
 /** Imports the HF model folder `dir` into `outDir` (created if needed). */
 export function importHf(dir: string, outDir: string, options: ImportOptions = {}): ImportResult {
   const configFile = join(dir, "config.json");
-  const weightsIn = join(dir, "model.safetensors");
   if (!existsSync(configFile)) {
-    throw new HfImportError("no config.json here: a Hugging Face model folder holds config.json and model.safetensors (sharded checkpoints are not supported)", dir);
+    throw new HfImportError("no config.json here: a Hugging Face model folder holds config.json and model.safetensors (or a sharded checkpoint)", dir);
   }
-  if (!existsSync(weightsIn)) {
-    const hint = existsSync(join(dir, "pytorch_model.bin")) ? " (found pytorch_model.bin: save the model with safe_serialization=True)" : "";
-    throw new HfImportError(`no model.safetensors here${hint}`, dir);
-  }
+  const checkpoint = openHfCheckpoint(dir);
   const config = readHfConfig(configFile);
-  const header = readSafetensorsHeader(weightsIn);
   // Validated before anything is written, like the rest.
   const preprocess = readPreprocessorConfig(dir, config);
 
-  const choices = specChoices(config, header.tensors, options, configFile);
+  const choices = specChoices(config, checkpoint.tensors, options, configFile);
   const modelName = options.modelName ?? `Imported${config.architecture}`;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(modelName)) throw new HfImportError(`model name "${modelName}" is not an identifier`, dir);
   const specFile = join(outDir, IMPORTED_SPEC_FILE);
@@ -76,13 +72,13 @@ export function importHf(dir: string, outDir: string, options: ImportOptions = {
   }
   const program = compiled.program;
 
-  const steps = planConversion(header.tensors, program.params, mappingTableFor(config), weightsIn);
-  const { tensors } = readSafetensors(weightsIn);
+  const steps = planConversion(checkpoint.tensors, program.params, mappingTableFor(config), checkpoint.label);
+  const tensors = checkpoint.read();
   const converted = new Map<string, SafetensorsTensor>();
   let values = 0;
   for (const step of steps) {
     const tensor = tensors.get(step.hf);
-    if (!tensor || !(tensor.data instanceof Float32Array)) throw new HfImportError(`tensor "${step.hf}" changed while the file was being read`, weightsIn);
+    if (!tensor || !(tensor.data instanceof Float32Array)) throw new HfImportError(`tensor "${step.hf}" changed while the file was being read`, checkpoint.label);
     const data = LAYOUTS[step.layout].convert(tensor.data, step.hfShape, step.shape);
     converted.set(step.ours, { dtype: "F32", shape: step.shape, data });
     values += data.length;

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DecodedImage } from "../data/images.js";
+import type { PixelTransform } from "../data/normalise.js";
 import { DataError, type BatchField } from "../data/types.js";
 import type { HfModelConfig } from "./config.js";
 import { HfImportError } from "./errors.js";
@@ -212,6 +213,22 @@ export function describePreprocess(p: ImagePreprocess): string {
   if (p.rescale_factor !== null) steps.push(`rescale ×${+p.rescale_factor.toPrecision(6)}`);
   if (p.mean && p.std) steps.push(`normalise mean [${p.mean.join(", ")}] std [${p.std.join(", ")}]`);
   return steps.length > 0 ? steps.join(", ") : "none";
+}
+
+/** The preprocess.json in `dir` (an imported model's folder, a run's folder), when there is one. */
+export function readPreprocessIn(dir: string): ImagePreprocess | undefined {
+  const file = join(dir, PREPROCESS_FILE);
+  return existsSync(file) ? readPreprocessFile(file) : undefined;
+}
+
+/** The per-pixel steps of `p` (rescale, normalise), for a dataset's images (runtime/data/normalise.ts). */
+export function pixelTransformOf(p: ImagePreprocess): PixelTransform {
+  return { rescale: p.rescale_factor ?? 1, mean: p.mean, std: p.std };
+}
+
+/** describePreprocess of the per-pixel steps alone: what training and evaluation apply to a dataset. */
+export function describePixelSteps(p: ImagePreprocess): string {
+  return describePreprocess({ ...p, resize: null, center_crop: null });
 }
 
 /** `image` preprocessed by `p` as a float32 batch of one, [1, H, W, 3]. */

@@ -22,6 +22,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Scalar {
 export function contrastiveLoss(logits: Tensor): Scalar {
   return tf.tidy(() => {
     const n = logits.shape[0]!;
+    if (logits.shape[1] !== n) {
+      throw new Error(`contrastive_loss needs as many texts as images (one caption per image), found logits [${logits.shape.join(", ")}]`);
+    }
     const diagonal = tf.range(0, n, 1, "int32");
     const perImage = tf.mean(rowNll(logits, diagonal));
     const perText = tf.mean(rowNll(tf.transpose(logits), diagonal));

@@ -17,7 +17,7 @@ import { shapesZeroShotPrompts } from "../data/shapes.js";
 import type { Model } from "../model.js";
 import { sequentialBatches } from "../train/batches.js";
 import { batchInputs, disposeInputs, type InputPlan } from "../train/inputs.js";
-import { captionIds, type TextSetup } from "./text.js";
+import { encodeCaption, type TextSetup } from "./text.js";
 import type { ScoreOptions, Task, TaskSplit } from "./types.js";
 
 export const RETRIEVAL_POOL = 100;
@@ -44,13 +44,19 @@ function captionSplit(base: Split, text: TextSetup, task: Task): TaskSplit {
     batch(indices) {
       const fields = base.batch(indices);
       const ids = new Int32Array(indices.length * text.seqLen);
+      const mask = new Int32Array(indices.length * text.seqLen);
       indices.forEach((index, row) => {
         const caption = base.meta(index).caption;
         if (caption === undefined) throw new DataError(`example ${index} has no caption; a contrastive model trains on (image, caption) pairs`);
-        ids.set(captionIds(text, caption), row * text.seqLen);
+        const encoded = encodeCaption(text, caption);
+        ids.set(encoded.ids, row * text.seqLen);
+        mask.set(encoded.mask, row * text.seqLen);
       });
-      const tokens: BatchField = { dtype: "int32", shape: [indices.length, text.seqLen], data: ids };
-      return { ...fields, tokens };
+      const shape = [indices.length, text.seqLen];
+      const tokens: BatchField = { dtype: "int32", shape, data: ids };
+      // Read only by a model with an `attention_mask` input (an imported CLIPModel).
+      const attention_mask: BatchField = { dtype: "int32", shape, data: mask };
+      return { ...fields, tokens, attention_mask };
     },
   };
 }
@@ -73,16 +79,13 @@ export function embedTexts(model: Model, text: TextSetup, texts: readonly string
   const n = texts.length;
   const inputs: Record<string, tf.Tensor> = {};
   for (const input of model.module.inputs) {
-    if (input.name === "tokens") {
-      const ids = new Int32Array(n * text.seqLen);
-      texts.forEach((t, row) => ids.set(captionIds(text, t), row * text.seqLen));
-      inputs[input.name] = tf.tensor(ids, [n, text.seqLen], "int32");
-    } else if (input.name === "attention_mask") {
-      // A model with a key-padding mask (an imported CLIP) sees 1 on each text's own ids, <bos> to
-      // <eos>: the padding id may equal <eos> (CLIP pads with <|endoftext|>), so count, not compare.
-      const mask = new Int32Array(n * text.seqLen);
-      texts.forEach((t, row) => mask.fill(1, row * text.seqLen, row * text.seqLen + Math.min(text.seqLen, text.tokenizer.encode(t, { addBos: true, addEos: true }).length)));
-      inputs[input.name] = tf.tensor(mask, [n, text.seqLen], "int32");
+    if (input.name === "tokens" || input.name === "attention_mask") {
+      const field = new Int32Array(n * text.seqLen);
+      texts.forEach((t, row) => {
+        const encoded = encodeCaption(text, t);
+        field.set(input.name === "tokens" ? encoded.ids : encoded.mask, row * text.seqLen);
+      });
+      inputs[input.name] = tf.tensor(field, [n, text.seqLen], "int32");
     } else {
       const shape = [n, ...input.shape.slice(1).map((d) => (typeof d === "number" ? d : 1))];
       inputs[input.name] = tf.zeros(shape, input.dtype);

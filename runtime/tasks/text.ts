@@ -34,10 +34,20 @@ export function buildTokenizer(dataset: Dataset): WordTokenizer {
 
 /** Ids of `<bos> text <eos>` padded to seqLen; throws DataError when the text does not fit. */
 export function captionIds(text: TextSetup, caption: string): number[] {
+  return encodeCaption(text, caption).ids;
+}
+
+/**
+ * captionIds, with the attention mask of a model that masks padding (HF's `attention_mask`): 1 on
+ * the text's own ids, <bos> to <eos>, 0 on the padding. The mask is made from the length, not by
+ * comparing ids, because the padding id may equal <eos> (CLIP pads with <|endoftext|>).
+ */
+export function encodeCaption(text: TextSetup, caption: string): { ids: number[]; mask: number[] } {
   const ids = text.tokenizer.encode(caption, { addBos: true, addEos: true });
   if (ids.length > text.seqLen) throw tooLong(caption, ids.length, text.seqLen);
+  const mask = Array.from({ length: text.seqLen }, (_, i) => (i < ids.length ? 1 : 0));
   while (ids.length < text.seqLen) ids.push(text.tokenizer.padId);
-  return ids;
+  return { ids, mask };
 }
 
 export interface LmSequence {
