@@ -58,7 +58,7 @@ describe("report.json", () => {
     expect(json.schema).toBe(REPORT_SCHEMA);
     expect(Object.keys(json.diff)).toEqual(["schema", "a", "b", "identical", "all", "totals", "topLevel", "summary", "modules", "interface", "train", "visualTokens", "weights"]);
     expect(Object.keys(json.results)).toEqual(["note", "metricNames", "variants", "curves"]);
-    expect(Object.keys(json.results.variants[0])).toEqual(["variant", "seeds", "params", "flops", "visualTokens", "metrics", "examplesPerSecond", "wallSeconds"]);
+    expect(Object.keys(json.results.variants[0])).toEqual(["variant", "seeds", "params", "trainableParams", "flops", "visualTokens", "metrics", "examplesPerSecond", "msPerStep", "wallSeconds"]);
     expect(json.charts.map((c: { id: string }) => c.id)).toEqual(["params", "flops", "loss", "accuracy"]);
     expect(json.moduleCosts.filter((c: { side: string }) => c.side === "A").map((c: { module: string }) => c.module)).toEqual(["vision", "image_head", "text", "text_head", "connector"]);
   });
@@ -134,7 +134,7 @@ describe("report.html", () => {
 describe("report.md", () => {
   it("carries the same tables", () => {
     const md = renderMarkdown(withResults);
-    expect(md).toContain("| variant | seeds | params | FLOPs | visual tokens | loss | test_accuracy | examples/s | wall time (s) |");
+    expect(md).toContain("| variant | seeds | params | trainable | FLOPs | visual tokens | loss | test_accuracy | examples/s | ms / step | wall time (s) |");
     expect(md).toMatch(/\| A: Clip \| 2 \| 136\.7 K \|/);
     expect(md).toContain("## Modules");
     expect(md).toContain("Charts in report.html: Training loss; Accuracy by epoch.");

@@ -120,7 +120,7 @@ describe("runner", () => {
     // Progress comes from the children's "step N/T" lines.
     expect(events.filter((e) => e.kind === "step" && e.run.index === 0).map((e) => (e as { step: number }).step)).toEqual([1, 2]);
 
-    const results = collectResults(variants, [{ params: 10, flops: 20, visualTokens: 4 }, null], outcomes, "two variants");
+    const results = collectResults(variants, [{ params: 10, trainableParams: 6, flops: 20, visualTokens: 4 }, null], outcomes, "two variants");
     expect(results.variants[0]!.runs.map((r) => r.final["test_zero_shot_accuracy"])).toEqual([0.5, 0.6]);
     expect(results.variants[1]!.runs).toEqual([]);
     const summary = summarizeResults(results);
@@ -130,6 +130,9 @@ describe("runner", () => {
     expect(table).toMatch(/test_zero_shot_accuracy\s+55\.0% ± 7\.1\s+—/);
     expect(table).toMatch(/runs \(seeds\)\s+2 \(0, 1\)\s+none finished/);
     expect(table).toMatch(/visual tokens\s+4\s+—/);
+    // Frozen parameters show as a trainable count below the total; step times come from run.json.
+    expect(table).toMatch(/trainable\s+6\s+—/);
+    expect(table).toMatch(/ms \/ step\s+10\.5 ± 0\.707\s+—/);
   });
 
   it("reuses finished runs of the same command line, retrains changed ones, resumes checkpointed ones", async () => {

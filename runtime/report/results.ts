@@ -28,10 +28,12 @@ export function summarizeResults(results: ResultsInput): ResultsSummary {
       variant: v.variant,
       seeds: v.runs.map((r) => r.seed),
       params: v.params ?? null,
+      trainableParams: v.trainableParams ?? null,
       flops: v.flops ?? null,
       visualTokens: v.visualTokens ?? null,
       metrics,
       examplesPerSecond: optional((r) => r.examplesPerSecond),
+      msPerStep: optional((r) => r.msPerStep),
       wallSeconds: optional((r) => r.wallSeconds),
     };
   });

@@ -3,7 +3,7 @@
 import { formatShape } from "../../compiler/elaborate/shapes.js";
 import { formatValue } from "../../compiler/diff/format.js";
 import type { ModuleDiff, ProgramDiff, VisualTokens } from "../../compiler/diff/types.js";
-import { formatSeries, humanCount, signedCount, signedPercent } from "./text.js";
+import { formatSeries, humanCount, signedCount, signedPercent, trainableCell } from "./text.js";
 import type { ReportJson, ResultsSummary } from "./types.js";
 
 export interface TableRow {
@@ -173,16 +173,18 @@ function resultsSection(results: ResultsSummary | null, chartIds: string[]): Sec
       charts: [],
     };
   }
-  const headers = ["variant", "seeds", "params", "FLOPs", "visual tokens", ...results.metricNames, "examples/s", "wall time (s)"];
+  const headers = ["variant", "seeds", "params", "trainable", "FLOPs", "visual tokens", ...results.metricNames, "examples/s", "ms / step", "wall time (s)"];
   const rows: TableRow[] = results.variants.map((v) => ({
     cells: [
       v.variant,
       String(v.seeds.length),
       v.params === null ? "—" : humanCount(v.params),
+      trainableCell(v),
       v.flops === null ? "—" : humanCount(v.flops),
       v.visualTokens === null ? "—" : String(v.visualTokens),
       ...results.metricNames.map((name) => (v.metrics[name] ? formatSeries(name, v.metrics[name]!) : "—")),
       v.examplesPerSecond ? formatSeries("examples/s", v.examplesPerSecond) : "—",
+      v.msPerStep ? formatSeries("ms/step", v.msPerStep) : "—",
       v.wallSeconds ? formatSeries("wall", v.wallSeconds) : "—",
     ],
   }));

@@ -1,6 +1,6 @@
 // Number and value formatting shared by the HTML and Markdown writers.
 import { humanCount } from "../../compiler/summary.js";
-import type { SeriesSummary } from "./types.js";
+import type { SeriesSummary, VariantSummary } from "./types.js";
 
 export { humanCount };
 
@@ -18,6 +18,12 @@ export function formatSeries(name: string, s: SeriesSummary): string {
   const fmt = (v: number) => (asPercent ? `${(v * 100).toFixed(1)}%` : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
   const spread = s.n > 1 ? ` ± ${asPercent ? (s.std * 100).toFixed(1) : fmt(s.std)}` : "";
   return `${fmt(s.mean)}${spread}`;
+}
+
+/** "all", or the trainable count when some parameters are frozen. */
+export function trainableCell(v: Pick<VariantSummary, "params" | "trainableParams">): string {
+  if (v.params === null || v.trainableParams === null) return "—";
+  return v.trainableParams === v.params ? "all" : humanCount(v.trainableParams);
 }
 
 export function escapeHtml(text: string): string {

@@ -19,6 +19,8 @@ export interface VariantRun {
   /** The run's metrics.jsonl records, for the curves. */
   metrics?: MetricsLine[];
   examplesPerSecond?: number;
+  /** Training time per step (run.json's ms_per_step: training time / steps). */
+  msPerStep?: number;
   wallSeconds?: number;
 }
 
@@ -27,6 +29,8 @@ export interface VariantResults {
   /** The variant's name as the table and the charts show it ("A: Clip", "connector=Resampler()"). */
   variant: string;
   params?: number;
+  /** Parameters the optimizer updates (params minus the frozen ones). */
+  trainableParams?: number;
   flops?: number;
   /** Visual tokens handed to the connector (null: the model has none or the count is symbolic). */
   visualTokens?: number | null;
@@ -59,11 +63,13 @@ export interface VariantSummary {
   variant: string;
   seeds: number[];
   params: number | null;
+  trainableParams: number | null;
   flops: number | null;
   visualTokens: number | null;
   /** Metric name → summary over seeds, in the order metrics first appear. */
   metrics: Record<string, SeriesSummary>;
   examplesPerSecond: SeriesSummary | null;
+  msPerStep: SeriesSummary | null;
   wallSeconds: SeriesSummary | null;
 }
 

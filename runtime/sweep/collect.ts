@@ -10,6 +10,7 @@ import type { Variant } from "./variants.js";
 /** What the compiler says of a variant (as trained: data-bound parameters set from the data). */
 export interface VariantCost {
   params: number;
+  trainableParams: number;
   flops: number;
   visualTokens: number | null;
 }
@@ -45,6 +46,7 @@ export function curveRecords(records: MetricsLine[]): MetricsLine[] {
 interface RunJson {
   metrics?: Record<string, number>;
   examples_per_s?: number;
+  ms_per_step?: number;
   wall_time_s?: number;
 }
 
@@ -67,6 +69,7 @@ export function readRun(outcome: RunOutcome): VariantRun | null {
     final: headlineMetrics(info.metrics ?? {}),
     metrics,
     ...(typeof info.examples_per_s === "number" ? { examplesPerSecond: info.examples_per_s } : {}),
+    ...(typeof info.ms_per_step === "number" ? { msPerStep: info.ms_per_step } : {}),
     ...(typeof info.wall_time_s === "number" ? { wallSeconds: info.wall_time_s } : {}),
   };
 }
@@ -80,7 +83,7 @@ export function collectResults(variants: Variant[], costs: (VariantCost | null)[
       .filter((r): r is VariantRun => r !== null);
     return {
       variant: variant.name,
-      ...(cost ? { params: cost.params, flops: cost.flops, visualTokens: cost.visualTokens } : {}),
+      ...(cost ? { params: cost.params, trainableParams: cost.trainableParams, flops: cost.flops, visualTokens: cost.visualTokens } : {}),
       runs,
     };
   });

@@ -78,7 +78,7 @@ export function variantCosts(variants: Variant[], data: string | undefined): (Va
       if (!datasets.has(dataName)) datasets.set(dataName, loadDataset(dataName, { seed: 0 }));
       const program = compileForData(v.file, { model: v.model, set: v.set }, datasets.get(dataName)).program;
       if (!program) return null;
-      return { params: program.totals.params, flops: program.totals.flops, visualTokens: visualTokens(program).tokens };
+      return { params: program.totals.params, trainableParams: program.totals.trainableParams, flops: program.totals.flops, visualTokens: visualTokens(program).tokens };
     } catch {
       return null;
     }
