@@ -12,6 +12,7 @@ import { effectiveParams } from "./elaborate/params.js";
 import { IR_SCHEMA } from "./ir.js";
 import type { IRProgram } from "./ir.js";
 import { countProgram } from "./passes/counts.js";
+import { applyInitializer, type Initializer } from "./passes/initializer.js";
 import { didYouMean } from "./suggest.js";
 import type { BlockRef } from "./elaborate/values.js";
 
@@ -106,7 +107,8 @@ function compileLoaded(loaded: LoadedSources, opts: CompileOptions): CompileResu
   if (hasErrors(diagnostics)) return { program: null, diagnostics, sources };
 
   const { graph } = elaborator;
-  const counts = countProgram(graph.nodes, graph.params, graph.modules);
+  const params = applyInitializer(graph.params, (model.train["initializer"] as Initializer | undefined) ?? "glorot");
+  const counts = countProgram(graph.nodes, params, graph.modules);
   const program: IRProgram = {
     schema: IR_SCHEMA,
     model: chosen.ref.decl.name.name,
@@ -114,7 +116,7 @@ function compileLoaded(loaded: LoadedSources, opts: CompileOptions): CompileResu
     inputs: model.inputs,
     outputs: model.outputs,
     loss: model.loss,
-    params: graph.params,
+    params,
     nodes: graph.nodes,
     modules: graph.modules,
     train: model.train,

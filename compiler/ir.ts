@@ -33,6 +33,7 @@ export type Init =
   | { kind: "normal"; std: number }
   | { kind: "truncated_normal"; std: number }
   | { kind: "glorot_uniform"; fanIn: number; fanOut: number }
+  | { kind: "uniform"; bound: number }
   | { kind: "he_normal"; fanIn: number };
 
 export interface IRParam {

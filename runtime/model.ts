@@ -179,6 +179,9 @@ export function initialValues(init: Init, shape: readonly number[], seed: number
       for (let i = 0; i < size; i++) out[i] = rng.uniform(-limit, limit);
       return out;
     }
+    case "uniform":
+      for (let i = 0; i < size; i++) out[i] = rng.uniform(-init.bound, init.bound);
+      return out;
     case "he_normal": {
       const std = Math.sqrt(2 / init.fanIn);
       for (let i = 0; i < size; i++) out[i] = rng.normal() * std;

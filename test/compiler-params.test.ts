@@ -1,7 +1,7 @@
 // Parameter counts of the bundled models against the closed-form count of each family, written
 // out by hand here, so a change in the compiler or the specs that moves a count is caught.
 import { describe, expect, it } from "vitest";
-import { compileFile } from "../compiler/index.js";
+import { compileFile, compileSource } from "../compiler/index.js";
 
 const params = (spec: string, opts: { model?: string; set?: string[] } = {}) => {
   const result = compileFile(spec, opts);
@@ -114,5 +114,32 @@ describe("parameter counts of the later lineage (issue 8)", () => {
     const totals = result.program!.totals;
     expect(totals.params).toBe(convTower(3, 32, 64) + mlpProjector + decoderPlora);
     expect(totals.params - totals.trainableParams).toBe(frozen);
+  });
+});
+
+describe("train { initializer = \"pytorch\" }", () => {
+  /** ClipMlp (MLP heads: biased dense layers) with the given initializer. */
+  const inits = (scheme: string) => {
+    const text = `import "clip.vlm"\nmodel Tested extends ClipMlp() {\n  train { initializer = "${scheme}" }\n}\n`;
+    const result = compileSource(text, "specs/initializer-test.vlm");
+    expect(result.diagnostics).toEqual([]);
+    return new Map(result.program!.params.map((p) => [p.name, p.init]));
+  };
+
+  it("gives kernels and their biases PyTorch's U(±1/√fanIn) and leaves every other parameter as it was", () => {
+    const glorot = inits("glorot");
+    const pytorch = inits("pytorch");
+    // Conv kernel and bias: fanIn = 3·3·3.
+    expect(pytorch.get("vision.conv1.kernel")).toEqual({ kind: "uniform", bound: 1 / Math.sqrt(27) });
+    expect(pytorch.get("vision.conv1.bias")).toEqual({ kind: "uniform", bound: 1 / Math.sqrt(27) });
+    // Attention: q_kernel / q_bias pair up by name; dense layers of an MLP head: fc1.kernel / fc1.bias.
+    expect(pytorch.get("text.layers.0.block.attn.q_bias")).toEqual({ kind: "uniform", bound: 1 / 8 });
+    expect(pytorch.get("image_head.fc2.bias")).toEqual({ kind: "uniform", bound: 1 / Math.sqrt(128) });
+    // A bias-free projection has no bias to change; norms, tables and scalars are untouched.
+    for (const [name, init] of glorot) {
+      if (init.kind === "glorot_uniform" || /(\.|_)bias$/.test(name)) continue;
+      expect(pytorch.get(name), name).toEqual(init);
+    }
+    expect([...glorot.keys()]).toEqual([...pytorch.keys()]);
   });
 });

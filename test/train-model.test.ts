@@ -89,6 +89,11 @@ describe("parameter initialisers", () => {
     expect(glorot.max).toBeLessThanOrEqual(limit);
     expect(glorot.std).toBeCloseTo(limit / Math.sqrt(3), 2);
 
+    const uniform = stats(initialValues({ kind: "uniform", bound: 0.125 }, [100, 50], 0, "u"));
+    expect(uniform.min).toBeGreaterThanOrEqual(-0.125);
+    expect(uniform.max).toBeLessThanOrEqual(0.125);
+    expect(uniform.std).toBeCloseTo(0.125 / Math.sqrt(3), 2);
+
     const he = stats(initialValues({ kind: "he_normal", fanIn: 50 }, [50, 200], 0, "h"));
     expect(he.std).toBeCloseTo(Math.sqrt(2 / 50), 2);
     expect(Math.abs(he.mean)).toBeLessThan(0.01);

@@ -1,5 +1,6 @@
 // The `train { … }` block: training defaults, checked for the keys the trainer understands.
 import type { Span, TrainConfig } from "../ir.js";
+import { INITIALIZERS } from "../passes/initializer.js";
 import { fail } from "./errors.js";
 import type { Value } from "./values.js";
 import { describeValue } from "./values.js";
@@ -8,6 +9,7 @@ const CHOICES: Record<string, readonly string[]> = {
   task: ["classify", "contrastive", "lm"],
   optimizer: ["sgd", "adam", "adamw"],
   schedule: ["constant", "cosine"],
+  initializer: INITIALIZERS,
 };
 const COUNTS = new Set(["epochs", "steps", "batch", "warmup"]);
 const RATES = new Set(["lr", "momentum", "weight_decay", "clip"]);

@@ -1,0 +1,23 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { writeFileSync } from "node:fs";
+import { initBackend } from "./dist/runtime/backend.js";
+import { loadDataset } from "./dist/runtime/data/index.js";
+import { compileForData } from "./dist/runtime/train/setup.js";
+import { loadModel } from "./dist/runtime/model.js";
+import { loadWeightsInto } from "./dist/runtime/io/checkpoint.js";
+import { taskDataset, createTask } from "./dist/runtime/tasks/index.js";
+import { writeSafetensors } from "./dist/runtime/io/safetensors.js";
+await initBackend(process.argv[2] ?? "cpu");
+const ds = loadDataset("shapes", { seed: 0 });
+const c = compileForData("specs/clip.vlm", { set: [] }, ds);
+const model = await loadModel(c.program, { initialize: false });
+model.setParams(loadWeightsInto(c.program.params, "/tmp/clipx/init_base_s0.safetensors"));
+const split = c.dataset.splits.train;
+const idx = Array.from({ length: 128 }, (_, i) => i);
+const b = split.batch(idx);
+const inputs = { image: tf.tensor(b.image.data, b.image.shape), tokens: tf.tensor(b.tokens.data, b.tokens.shape, "int32") };
+const { value, grads } = tf.variableGrads(() => model.forward(inputs, { loss: true }).loss, [...model.trainable.values()]);
+console.log("loss", value.dataSync()[0]);
+const out = new Map();
+for (const [n, v] of model.trainable) { const g = grads[v.name]; if (!g) { console.log("no grad", n, Object.keys(grads).slice(0,3)); continue; } out.set(n, { dtype: "F32", shape: g.shape, data: g.dataSync() }); }
+writeSafetensors("/tmp/clipx/ours_grads.safetensors", out);
