@@ -107,7 +107,7 @@ function compileLoaded(loaded: LoadedSources, opts: CompileOptions): CompileResu
   if (hasErrors(diagnostics)) return { program: null, diagnostics, sources };
 
   const { graph } = elaborator;
-  const params = applyInitializer(graph.params, (model.train["initializer"] as Initializer | undefined) ?? "glorot");
+  const params = applyInitializer(graph.params, graph.modules, (model.train["initializer"] as Initializer | undefined) ?? "glorot");
   const counts = countProgram(graph.nodes, params, graph.modules);
   const program: IRProgram = {
     schema: IR_SCHEMA,

@@ -135,9 +135,12 @@ describe("train { initializer = \"pytorch\" }", () => {
     // Attention: q_kernel / q_bias pair up by name; dense layers of an MLP head: fc1.kernel / fc1.bias.
     expect(pytorch.get("text.layers.0.block.attn.q_bias")).toEqual({ kind: "uniform", bound: 1 / 8 });
     expect(pytorch.get("image_head.fc2.bias")).toEqual({ kind: "uniform", bound: 1 / Math.sqrt(128) });
-    // A bias-free projection has no bias to change; norms, tables and scalars are untouched.
+    // Embedding tables: nn.Embedding's N(0, 1); position tables keep N(0, 0.02).
+    expect(pytorch.get("text.token_embed.table")).toEqual({ kind: "normal", std: 1 });
+    expect(pytorch.get("text.pos.table")).toEqual({ kind: "normal", std: 0.02 });
+    // A bias-free projection has no bias to change; norms, other tables and scalars are untouched.
     for (const [name, init] of glorot) {
-      if (init.kind === "glorot_uniform" || /(\.|_)bias$/.test(name)) continue;
+      if (init.kind === "glorot_uniform" || /(\.|_)bias$/.test(name) || name === "text.token_embed.table") continue;
       expect(pytorch.get(name), name).toEqual(init);
     }
     expect([...glorot.keys()]).toEqual([...pytorch.keys()]);

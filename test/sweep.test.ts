@@ -120,7 +120,7 @@ describe("runner", () => {
     // Progress comes from the children's "step N/T" lines.
     expect(events.filter((e) => e.kind === "step" && e.run.index === 0).map((e) => (e as { step: number }).step)).toEqual([1, 2]);
 
-    const results = collectResults(variants, [{ params: 10, trainableParams: 6, flops: 20, visualTokens: 4 }, null], outcomes, "two variants");
+    const results = collectResults(variants, [{ specHash: "h", params: 10, trainableParams: 6, flops: 20, visualTokens: 4 }, null], outcomes, "two variants");
     expect(results.variants[0]!.runs.map((r) => r.final["test_zero_shot_accuracy"])).toEqual([0.5, 0.6]);
     expect(results.variants[1]!.runs).toEqual([]);
     const summary = summarizeResults(results);
@@ -152,6 +152,22 @@ describe("runner", () => {
     writeFileSync(path.join(dir, "run.json"), JSON.stringify({ interrupted: true }));
     expect((await runSweep(changed, { jobs: 1, launcher: fakeTrain }))[0]!.status).toBe("done");
     expect(JSON.parse(readFileSync(path.join(dir, "run.json"), "utf8")).resumed).toBe(true);
+  });
+
+  it("does not reuse or resume a run of an older version of the spec", async () => {
+    const out = path.join(tmp, "edited");
+    const withHash = (hash: string) => planSweep(variants.slice(0, 1), [0], out, {}).map((r) => ({ ...r, specHash: hash }));
+    const env = (hash: string) => ({ FAKE_SPEC_HASH: hash });
+    expect((await runSweep(withHash("hash-1"), { jobs: 1, launcher: fakeTrain, env: env("hash-1") }))[0]!.status).toBe("done");
+    expect((await runSweep(withHash("hash-1"), { jobs: 1, launcher: fakeTrain, env: env("hash-1") }))[0]!.status).toBe("reused");
+    // The spec was edited: same command line, another source hash → trained again.
+    expect((await runSweep(withHash("hash-2"), { jobs: 1, launcher: fakeTrain, env: env("hash-2") }))[0]!.status).toBe("done");
+    // An interrupted run of the old spec starts over instead of resuming its checkpoint.
+    const dir = withHash("hash-3")[0]!.dir;
+    mkdirSync(path.join(dir, "checkpoint"), { recursive: true });
+    writeFileSync(path.join(dir, "run.json"), JSON.stringify({ interrupted: true, spec_hash: "hash-2" }));
+    expect((await runSweep(withHash("hash-3"), { jobs: 1, launcher: fakeTrain, env: env("hash-3") }))[0]!.status).toBe("done");
+    expect(JSON.parse(readFileSync(path.join(dir, "run.json"), "utf8")).resumed).toBe(false);
   });
 
   it("reports a launcher that cannot start as a failed run", async () => {

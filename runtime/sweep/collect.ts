@@ -9,6 +9,8 @@ import type { Variant } from "./variants.js";
 
 /** What the compiler says of a variant (as trained: data-bound parameters set from the data). */
 export interface VariantCost {
+  /** The spec's source hash as trained (run.json's spec_hash). */
+  specHash: string;
   params: number;
   trainableParams: number;
   flops: number;

@@ -41,7 +41,11 @@ export interface SweepResult {
 }
 
 export async function sweep(options: SweepOptions): Promise<SweepResult> {
-  const runs = planSweep(options.variants, options.seeds, options.outDir, options.budget);
+  const costs = variantCosts(options.variants, options.budget.data);
+  const runs = planSweep(options.variants, options.seeds, options.outDir, options.budget).map((run) => {
+    const specHash = costs[run.variantIndex]?.specHash;
+    return specHash !== undefined ? { ...run, specHash } : run;
+  });
   const progress = options.quiet ? undefined : createSweepProgress(runs.length);
   let outcomes: RunOutcome[];
   try {
@@ -54,7 +58,6 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   } finally {
     progress?.stop();
   }
-  const costs = variantCosts(options.variants, options.budget.data);
   const budget = [
     options.budget.data ? `data ${options.budget.data}` : "each spec's data",
     options.budget.steps !== undefined ? `${options.budget.steps} steps` : options.budget.epochs !== undefined ? `${options.budget.epochs} epochs` : "each spec's own training budget",
@@ -78,7 +81,7 @@ export function variantCosts(variants: Variant[], data: string | undefined): (Va
       if (!datasets.has(dataName)) datasets.set(dataName, loadDataset(dataName, { seed: 0 }));
       const program = compileForData(v.file, { model: v.model, set: v.set }, datasets.get(dataName)).program;
       if (!program) return null;
-      return { params: program.totals.params, trainableParams: program.totals.trainableParams, flops: program.totals.flops, visualTokens: visualTokens(program).tokens };
+      return { specHash: program.source.hash, params: program.totals.params, trainableParams: program.totals.trainableParams, flops: program.totals.flops, visualTokens: visualTokens(program).tokens };
     } catch {
       return null;
     }

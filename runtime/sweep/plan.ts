@@ -24,6 +24,11 @@ export interface SweepRun {
   dir: string;
   /** Arguments after `vlmc`: `train <spec> …`. */
   args: string[];
+  /**
+   * The source hash of the variant's spec as it will train (its run.json's spec_hash), when known:
+   * a finished or interrupted run of an older version of the spec is not reused or resumed.
+   */
+  specHash?: string;
 }
 
 export function planSweep(variants: Variant[], seeds: number[], outDir: string, budget: SweepBudget): SweepRun[] {

@@ -85,7 +85,7 @@ async function runOne(run: SweepRun, options: RunnerOptions): Promise<RunOutcome
     return outcome;
   }
   mkdirSync(run.dir, { recursive: true });
-  const resumed = sameCommand(run) && existsSync(join(run.dir, "checkpoint"));
+  const resumed = sameCommand(run) && !specChanged(run) && existsSync(join(run.dir, "checkpoint"));
   const args = resumed ? [...run.args, "--resume"] : run.args;
   writeFileAtomic(join(run.dir, SWEEP_RUN_FILE), JSON.stringify({ args: run.args }, null, 2) + "\n");
   options.onEvent?.({ kind: "start", run, resumed });
@@ -128,12 +128,21 @@ async function runOne(run: SweepRun, options: RunnerOptions): Promise<RunOutcome
 
 /** A finished, uninterrupted run.json from exactly this command line. */
 function isFinishedRun(run: SweepRun): boolean {
-  if (!sameCommand(run)) return false;
+  if (!sameCommand(run) || specChanged(run)) return false;
+  return readRunJson(run)?.interrupted === false;
+}
+
+/** The spec was edited since the run in run.dir trained (its run.json names another source hash). */
+function specChanged(run: SweepRun): boolean {
+  const recorded = readRunJson(run)?.spec_hash;
+  return run.specHash !== undefined && typeof recorded === "string" && recorded !== run.specHash;
+}
+
+function readRunJson(run: SweepRun): { interrupted?: unknown; spec_hash?: unknown } | undefined {
   try {
-    const info = JSON.parse(readFileSync(join(run.dir, "run.json"), "utf8")) as { interrupted?: unknown };
-    return info.interrupted === false;
+    return JSON.parse(readFileSync(join(run.dir, "run.json"), "utf8")) as { interrupted?: unknown; spec_hash?: unknown };
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -37,7 +37,7 @@ export const params: readonly ParamSpec[] = [
   { name: "vision.conv3.kernel", shape: [3, 3, 64, 64], init: { kind: "uniform", bound: 0.041666666666666664 }, trainable: true },
   { name: "vision.conv3.bias", shape: [64], init: { kind: "uniform", bound: 0.041666666666666664 }, trainable: true },
   { name: "image_head.proj.kernel", shape: [64, 64], init: { kind: "uniform", bound: 0.125 }, trainable: true },
-  { name: "text.token_embed.table", shape: [64, 64], init: { kind: "normal", std: 0.02 }, trainable: true },
+  { name: "text.token_embed.table", shape: [64, 64], init: { kind: "normal", std: 1 }, trainable: true },
   { name: "text_head.proj.kernel", shape: [64, 64], init: { kind: "uniform", bound: 0.125 }, trainable: true },
   { name: "connector.logit_scale.value", shape: [], init: { kind: "constant", value: 2.6592 }, trainable: true },
 ];

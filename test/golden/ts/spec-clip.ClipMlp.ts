@@ -40,7 +40,7 @@ export const params: readonly ParamSpec[] = [
   { name: "image_head.fc1.bias", shape: [128], init: { kind: "uniform", bound: 0.125 }, trainable: true },
   { name: "image_head.fc2.kernel", shape: [128, 64], init: { kind: "uniform", bound: 0.08838834764831843 }, trainable: true },
   { name: "image_head.fc2.bias", shape: [64], init: { kind: "uniform", bound: 0.08838834764831843 }, trainable: true },
-  { name: "text.token_embed.table", shape: [64, 64], init: { kind: "normal", std: 0.02 }, trainable: true },
+  { name: "text.token_embed.table", shape: [64, 64], init: { kind: "normal", std: 1 }, trainable: true },
   { name: "text.pos.table", shape: [12, 64], init: { kind: "normal", std: 0.02 }, trainable: true },
   { name: "text.layers.0.block.ln1.gamma", shape: [64], init: { kind: "ones" }, trainable: true },
   { name: "text.layers.0.block.ln1.beta", shape: [64], init: { kind: "zeros" }, trainable: true },
