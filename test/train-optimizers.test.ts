@@ -78,8 +78,17 @@ describe("optimizers", () => {
   });
 
   it("decays kernels, not biases, norms, tables or tokens", () => {
-    expect(["fc.kernel", "attn.q_kernel", "c1.kernel"].every(isDecayed)).toBe(true);
-    expect(["fc.bias", "ln.gamma", "ln.beta", "emb.table", "cls.token", "scale.value"].some(isDecayed)).toBe(false);
+    expect(["fc.kernel", "attn.q_kernel", "c1.kernel"].every((n) => isDecayed(n))).toBe(true);
+    expect(["fc.bias", "ln.gamma", "ln.beta", "emb.table", "cls.token", "scale.value"].some((n) => isDecayed(n))).toBe(false);
+    // decay = "all": every parameter, as torch.optim.AdamW(model.parameters()).
+    expect(["fc.bias", "ln.gamma", "emb.table", "scale.value"].every((n) => isDecayed(n, "all"))).toBe(true);
+  });
+
+  it("AdamW with decay = \"all\" shrinks biases too", () => {
+    const kernelsOnly = run({ name: "adamw", weightDecay: 0.5 }, GRADS.slice(0, 1), 0.1);
+    const all = run({ name: "adamw", weightDecay: 0.5, decay: "all" }, GRADS.slice(0, 1), 0.1);
+    expect(all.kernel).toEqual(kernelsOnly.kernel);
+    expect(all.bias[0]).toBeCloseTo(0.5 * 0.95 - 0.1, 6);
   });
 
   it("saves and restores its state exactly", () => {

@@ -10,6 +10,7 @@ const CHOICES: Record<string, readonly string[]> = {
   optimizer: ["sgd", "adam", "adamw"],
   schedule: ["constant", "cosine"],
   initializer: INITIALIZERS,
+  decay: ["kernels", "all"],
 };
 const COUNTS = new Set(["epochs", "steps", "batch", "warmup"]);
 const RATES = new Set(["lr", "momentum", "weight_decay", "clip"]);

@@ -1,15 +1,19 @@
 // Optimizers over tfjs ops with explicit, checkpointable state. The update rules are PyTorch's
 // (torch.optim.SGD / Adam / AdamW), so hyper-parameters carry over from papers and reference code.
 //
-// Weight decay applies only to kernels (parameters whose last name segment ends in "kernel": dense
-// and conv weights, attention projections). Biases, norm scales, embedding and position tables,
-// class/learned tokens and scalars are not decayed: shrinking them towards zero has no
-// regularising meaning. AdamW decays decoupled (p ← p − lr·wd·p, then the Adam step); SGD and Adam
-// add wd·p to the gradient (classic L2).
+// Weight decay applies by default only to kernels (parameters whose last name segment ends in
+// "kernel": dense and conv weights, attention projections). Biases, norm scales, embedding and
+// position tables, class/learned tokens and scalars are not decayed: shrinking them towards zero has
+// no regularising meaning (GPT and timm recipes). `decay: "all"` decays every parameter, as
+// torch.optim does when given model.parameters(). AdamW decays decoupled (p ← p − lr·wd·p, then the
+// Adam step); SGD and Adam add wd·p to the gradient (classic L2).
 import * as tf from "@tensorflow/tfjs-core";
 
 export type OptimizerName = "sgd" | "adam" | "adamw";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "adamw"];
+/** Which parameters weight decay applies to (see the note at the top). */
+export type DecayScope = "kernels" | "all";
+export const DECAY_SCOPES: readonly DecayScope[] = ["kernels", "all"];
 
 export interface OptimizerConfig {
   name: OptimizerName;
@@ -19,6 +23,8 @@ export interface OptimizerConfig {
   beta2?: number;
   eps?: number;
   weightDecay?: number;
+  /** Default "kernels". */
+  decay?: DecayScope;
 }
 
 /** A host copy of one state tensor, for checkpoints. */
@@ -41,7 +47,8 @@ export interface Optimizer {
 }
 
 /** Whether weight decay applies to the parameter named `name` (see the note at the top). */
-export function isDecayed(name: string): boolean {
+export function isDecayed(name: string, scope: DecayScope = "kernels"): boolean {
+  if (scope === "all") return true;
   const last = name.slice(name.lastIndexOf(".") + 1);
   return last.endsWith("kernel");
 }
@@ -54,6 +61,7 @@ export function createOptimizer(config: OptimizerConfig, params: ReadonlyMap<str
     beta2: config.beta2 ?? 0.999,
     eps: config.eps ?? 1e-8,
     weightDecay: config.weightDecay ?? (config.name === "adamw" ? 0.01 : 0),
+    decay: config.decay ?? "kernels",
   };
   switch (full.name) {
     case "sgd":
@@ -93,7 +101,7 @@ abstract class OptimizerBase implements Optimizer {
   /** The gradient with classic L2 decay added, for kernels. */
   protected decayedGradient(name: string, param: tf.Variable, grad: tf.Tensor): tf.Tensor {
     const wd = this.config.weightDecay;
-    return wd > 0 && isDecayed(name) ? tf.add(grad, tf.mul(param, wd)) : grad;
+    return wd > 0 && isDecayed(name, this.config.decay) ? tf.add(grad, tf.mul(param, wd)) : grad;
   }
 
   saveState(): Map<string, StateTensor> {
@@ -172,7 +180,7 @@ class Adam implements Optimizer {
   }
 
   apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
-    const { beta1, beta2, eps, weightDecay, name: kind } = this.config;
+    const { beta1, beta2, eps, weightDecay, decay, name: kind } = this.config;
     const t = this.steps + 1;
     const stepSize = lr / (1 - beta1 ** t);
     const sqrtCorrection2 = Math.sqrt(1 - beta2 ** t);
@@ -183,7 +191,7 @@ class Adam implements Optimizer {
         const param = this.params.get(name)!;
         // A parameter the loss does not reach has no gradient; torch skips it, and so do we (below).
         const raw = grads.get(name) ?? tf.zeros(param.shape);
-        const g = decoupled || !(weightDecay > 0 && isDecayed(name)) ? raw : tf.add(raw, tf.mul(param, weightDecay));
+        const g = decoupled || !(weightDecay > 0 && isDecayed(name, decay)) ? raw : tf.add(raw, tf.mul(param, weightDecay));
         return tf.reshape(g, [this.sizes[i]!]);
       });
       const g = flat.length === 1 ? flat[0]! : tf.concat(flat);
@@ -195,7 +203,7 @@ class Adam implements Optimizer {
       this.names.forEach((name, i) => {
         if (!has[i]) return;
         const param = this.params.get(name)!;
-        const start = decoupled && weightDecay > 0 && isDecayed(name) ? tf.mul(param, 1 - lr * weightDecay) : param;
+        const start = decoupled && weightDecay > 0 && isDecayed(name, decay) ? tf.mul(param, 1 - lr * weightDecay) : param;
         param.assign(tf.sub(start, tf.reshape(updates[i]!, param.shape)));
       });
       const everyone = has.every(Boolean);

@@ -7,7 +7,7 @@ import type { IRProgram, TrainConfig } from "../../compiler/ir.js";
 import { DataError, type Dataset } from "../data/types.js";
 import { buildTokenizer, createTask, taskDataset, taskNameOf, taskReadsText, type Task } from "../tasks/index.js";
 import type { TextTokenizer } from "../text/types.js";
-import { OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from "./optimizers.js";
+import { DECAY_SCOPES, OPTIMIZER_NAMES, type DecayScope, type OptimizerConfig, type OptimizerName } from "./optimizers.js";
 import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.js";
 import { TrainError, type TrainSettings } from "./trainer.js";
 
@@ -170,6 +170,9 @@ export function resolveSettings(train: TrainConfig, flags: TrainFlags): TrainSet
   if (momentum !== undefined) optimizer.momentum = momentum;
   const weightDecay = num(flags.weightDecay, "weight_decay", undefined);
   if (weightDecay !== undefined) optimizer.weightDecay = weightDecay;
+  const decay = str(undefined, "decay", "kernels");
+  if (!(DECAY_SCOPES as readonly string[]).includes(decay)) throw new TrainError(`unknown decay '${decay}': expected one of ${DECAY_SCOPES.join(", ")}`);
+  optimizer.decay = decay as DecayScope;
 
   const settings: TrainSettings = {
     epochs,
