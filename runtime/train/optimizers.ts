@@ -53,7 +53,15 @@ export function isDecayed(name: string, scope: DecayScope = "kernels"): boolean 
   return last.endsWith("kernel");
 }
 
-export function createOptimizer(config: OptimizerConfig, params: ReadonlyMap<string, tf.Variable>): Optimizer {
+/**
+ * The optimizer for `params`. Adam and AdamW come in two forms with the same results (see
+ * MultiTensorAdam): `multiTensor` picks one, by default the faster on the active backend.
+ */
+export function createOptimizer(
+  config: OptimizerConfig,
+  params: ReadonlyMap<string, tf.Variable>,
+  options: { multiTensor?: boolean } = {},
+): Optimizer {
   const full: Required<OptimizerConfig> = {
     name: config.name,
     momentum: config.momentum ?? 0.9,
@@ -68,7 +76,7 @@ export function createOptimizer(config: OptimizerConfig, params: ReadonlyMap<str
       return new Sgd(full, params);
     case "adam":
     case "adamw":
-      return new Adam(full, params);
+      return (options.multiTensor ?? tf.getBackend() === "tensorflow") ? new MultiTensorAdam(full, params) : new Adam(full, params);
   }
   throw new Error(`unknown optimizer ${JSON.stringify(config.name)}: expected one of ${OPTIMIZER_NAMES.join(", ")}`);
 }
@@ -151,15 +159,46 @@ class Sgd extends OptimizerBase {
 /**
  * torch.optim.Adam / AdamW: m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
  * p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε); AdamW first shrinks kernels: p ← p·(1 − lr·wd).
- *
- * Multi-tensor, as torch's foreach Adam: m and v of every parameter live in one flat vector each,
- * and one step is a dozen kernels over all parameters at once (gradients concatenated, the update
- * split back) instead of a dozen per parameter. Kernel launches, not arithmetic, dominate the small
- * models' steps (docs/performance.md), so this cuts a step's time; the per-element arithmetic is
- * the per-parameter rule's, in the same order, so the results are the same to the bit
- * (test/train-optimizers.test.ts). Checkpoints keep one tensor per parameter ("adam.m.<param>").
+ * One parameter at a time: the fastest form on wasm and cpu (see MultiTensorAdam).
  */
-class Adam implements Optimizer {
+class Adam extends OptimizerBase {
+  constructor(config: Required<OptimizerConfig>, params: ReadonlyMap<string, tf.Variable>) {
+    super(config, params, ["m", "v"]);
+  }
+
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    const { beta1, beta2, eps, weightDecay, decay, name: kind } = this.config;
+    const t = this.steps + 1;
+    const stepSize = lr / (1 - beta1 ** t);
+    const sqrtCorrection2 = Math.sqrt(1 - beta2 ** t);
+    for (const [name, param] of this.params) {
+      const raw = grads.get(name);
+      if (!raw) continue;
+      const decoupled = kind === "adamw";
+      const g = decoupled ? raw : this.decayedGradient(name, param, raw);
+      const m = this.slot("m", name);
+      const v = this.slot("v", name);
+      m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+      v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2)));
+      const start = decoupled && weightDecay > 0 && isDecayed(name, decay) ? tf.mul(param, 1 - lr * weightDecay) : param;
+      const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2), eps);
+      param.assign(tf.sub(start, tf.mul(tf.div(m, denom), stepSize)));
+    }
+    this.steps = t;
+  }
+}
+
+/**
+ * Adam / AdamW as above, multi-tensor like torch's foreach Adam: m and v of every parameter live in
+ * one flat vector each, and one step is a dozen kernels over all parameters at once (gradients
+ * concatenated, the update split back) instead of a dozen per parameter. On native TensorFlow,
+ * where each kernel launch costs more than the arithmetic of these small models, this cuts a step
+ * by 5–9%; on wasm the concatenation and split cost more than they save (docs/performance.md), so
+ * createOptimizer picks this one for the tensorflow backend only. The per-element arithmetic is
+ * Adam's, in the same order, so both give the same values to the bit
+ * (test/train-optimizers.test.ts), and their checkpoints are interchangeable ("adam.m.<param>").
+ */
+class MultiTensorAdam implements Optimizer {
   steps = 0;
   private readonly names: string[];
   private readonly sizes: number[];
