@@ -2,7 +2,7 @@
 // word tokenizer's ids padded to 12 — to raw files that bench/torch/clip_zero_shot.py reads, so the
 // same architecture can be trained in PyTorch on exactly our data and the two compared.
 //
-//   npx tsc -p bench/tsconfig.json && node dist/bench/export-shapes.js --out /tmp/shapes-clip
+//   npx tsc -p bench/tsconfig.json && node dist/bench/export-shapes.js --out runs/shapes-clip
 //
 // Files: {train,test,heldout}_images.f32 ([n, 32, 32, 3]), {split}_tokens.i32 ([n, 12]),
 // {split}_meta.json (caption, colour, shape per example), prompts_tokens.i32 / prompts.json (the 30

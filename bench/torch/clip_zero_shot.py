@@ -1,7 +1,7 @@
 """specs/clip.vlm's `Clip` trained in PyTorch on exactly vlmc's shapes data, scored zero-shot.
 
-    npx tsc -p bench/tsconfig.json && node dist/bench/export-shapes.js --out /tmp/shapes-clip
-    python3 bench/torch/clip_zero_shot.py --data /tmp/shapes-clip [--seed 0] [--weight-decay 0.1]
+    npx tsc -p bench/tsconfig.json && node dist/bench/export-shapes.js --out runs/shapes-clip
+    python3 bench/torch/clip_zero_shot.py --data runs/shapes-clip [--seed 0] [--weight-decay 0.1]
         [--epochs 8] [--lr 2e-3] [--batch 128] [--warmup 100] [--threads 1]
 
 The model is models.py's Clip (same layers and parameter count as the spec) with PyTorch's default
