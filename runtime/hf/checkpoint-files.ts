@@ -38,7 +38,11 @@ function openSharded(dir: string, index: string): HfCheckpoint {
   const weightMap = readWeightMap(index);
   // Shard file → the names the index assigns to it.
   const byShard = new Map<string, string[]>();
-  for (const [name, shard] of weightMap) byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
+  for (const [name, shard] of weightMap) {
+    const names = byShard.get(shard);
+    if (names) names.push(name);
+    else byShard.set(shard, [name]);
+  }
 
   const tensors = new Map<string, SafetensorsHeaderEntry>();
   const problems: string[] = [];

@@ -128,13 +128,14 @@ async function runOne(run: SweepRun, options: RunnerOptions): Promise<RunOutcome
 
 /** A finished, uninterrupted run.json from exactly this command line. */
 function isFinishedRun(run: SweepRun): boolean {
-  if (!sameCommand(run) || specChanged(run)) return false;
-  return readRunJson(run)?.interrupted === false;
+  if (!sameCommand(run)) return false;
+  const info = readRunJson(run);
+  return info?.interrupted === false && !specChanged(run, info);
 }
 
 /** The spec was edited since the run in run.dir trained (its run.json names another source hash). */
-function specChanged(run: SweepRun): boolean {
-  const recorded = readRunJson(run)?.spec_hash;
+function specChanged(run: SweepRun, info = readRunJson(run)): boolean {
+  const recorded = info?.spec_hash;
   return run.specHash !== undefined && typeof recorded === "string" && recorded !== run.specHash;
 }
 
