@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { registerWasmGradients } from "./ops/wasm-gradients.js";
 import { ensureTfjsGradients } from "./ops/tfjs-gradients.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
+import { registerNativeKernels } from "./native-kernels.js";
 import { nativeDir, nativeEntry, readManifest } from "./native/location.js";
 
 export type BackendRequest = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -190,6 +191,7 @@ export async function probeNative(native: NativeLoader = defaultNativeLoader): P
     } catch (err) {
       return { ok: false, why: `the loaded native backend failed to start: ${errorText(err)}`, fix: "restart without it" };
     }
+    registerNativeKernels();
     return { ok: true, pkg: "an already loaded native binding" };
   }
   const candidate = native.candidates()[0];
@@ -220,6 +222,7 @@ export async function probeNative(native: NativeLoader = defaultNativeLoader): P
   } catch (err) {
     return { ok: false, why: `${label} loaded but its backend failed to start: ${errorText(err)}`, fix };
   }
+  registerNativeKernels();
   return { ok: true, pkg: label };
 }
 

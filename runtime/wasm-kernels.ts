@@ -1,4 +1,4 @@
-// Faster forms of two wasm kernels (tfjs-backend-wasm 4.22.0), registered over the stock ones.
+// Faster forms of three wasm kernels (tfjs-backend-wasm 4.22.0), registered over the stock ones.
 //
 // - Sum over leading (or any contiguous run of non-last) axes: every bias gradient (dense biases sum
 //   dy over [B·N], conv biases over [N, H, W]), layer-norm β/γ gradients. The stock kernel first
@@ -11,8 +11,12 @@
 //   stock 2-D loop writes with a stride of R floats, a power-of-two stride that thrashes the cache
 //   ([1024, 128]: 1.2 ms vs 0.05 ms for [1088, 64]). The same permutation as a 3-D transpose of
 //   [R/8, 8, C] by [2, 0, 1] gives identical output 2–3× faster.
+// - Identity (the copy tfjs makes of every tensor it saves for the backward pass, ~420 a ViT step):
+//   the stock kernel copies the data; here the output shares the input's data and counts one more
+//   reference, as wasm's own Reshape and native TensorFlow's Identity do. tfjs never writes into a
+//   tensor's data after it is made (a variable's assign swaps in new data), so sharing is safe.
 //
-// Both return exactly what the stock kernels return (the sum up to float rounding order), so
+// All three return exactly what the stock kernels return (the sum up to float rounding order), so
 // gradients and outputs stay within the tests' tolerances. Only the wasm backend is touched.
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
@@ -27,6 +31,7 @@ export function setWasmKernelsEnabled(on: boolean): void {
 
 // The parts of the wasm backend used here (tfjs-backend-wasm's BackendWasm).
 interface WasmBackendLike {
+  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   disposeData(dataId: object, force?: boolean): boolean;
@@ -82,12 +87,22 @@ function transposeFast(stockTranspose: Stock): Stock {
   };
 }
 
-/** Registers the faster Sum and Transpose over the wasm backend's. Idempotent. */
+function identityShared(stockIdentity: Stock): Stock {
+  return (args) => {
+    const x = args.inputs["x"]!;
+    if (!enabled || x.dtype === "string") return stockIdentity(args);
+    (args.backend as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
+/** Registers the faster Sum, Transpose and Identity over the wasm backend's. Idempotent. */
 export function registerWasmKernels(): void {
   const sum = tf.getKernel("Sum", "wasm");
   const transpose = tf.getKernel("Transpose", "wasm");
   const avgPool = tf.getKernel("AvgPool", "wasm");
-  if (!sum || !transpose || !avgPool) return; // the wasm backend is not loaded
+  const identity = tf.getKernel("Identity", "wasm");
+  if (!sum || !transpose || !avgPool || !identity) return; // the wasm backend is not loaded
   const replace = (config: KernelConfig, make: (stock: Stock) => Stock) => {
     if ((config.kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
     const kernelFunc = make(config.kernelFunc as unknown as Stock) as unknown as KernelFunc;
@@ -97,4 +112,5 @@ export function registerWasmKernels(): void {
   };
   replace(sum, (stock) => sumFast(stock, avgPool.kernelFunc as unknown as Stock));
   replace(transpose, transposeFast);
+  replace(identity, identityShared);
 }

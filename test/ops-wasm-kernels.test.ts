@@ -1,6 +1,6 @@
 // vlmc's faster wasm kernels (runtime/wasm-kernels.ts) against the stock wasm kernels they replace,
-// on the same inputs: Sum over runs of non-last axes (average pooling) and power-of-two 2-D
-// transposes (a 3-D transpose).
+// on the same inputs: Sum over runs of non-last axes (average pooling), power-of-two 2-D
+// transposes (a 3-D transpose) and Identity (shared data, one more reference).
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmKernelsEnabled } from "../runtime/wasm-kernels.js";
@@ -58,6 +58,24 @@ describe("vlmc wasm kernels equal the stock wasm kernels", () => {
     const { stock, fast } = both(() => tf.transpose(x));
     expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
     tf.dispose([x, stock, fast]);
+  });
+
+  test("identity shares the data and outlives its input; gradients through saved tensors agree", () => {
+    const x = rnd([6, 5], 7);
+    const expected = Array.from(x.dataSync());
+    const before = tf.memory().numDataBuffers;
+    const y = tf.clone(x);
+    expect(tf.memory().numDataBuffers).toBe(before); // no copy made
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual(expected);
+    y.dispose();
+    // A model-like function whose backward pass reads the tensors tfjs saved (through Identity).
+    const w = tf.variable(rnd([5, 4], 8));
+    const input = rnd([6, 5], 9);
+    const loss = () => tf.sum(tf.square(tf.tanh(tf.matMul(input, w))));
+    const { stock, fast } = both(() => tf.variableGrads(loss as () => tf.Scalar).grads[w.name]!);
+    expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+    tf.dispose([w, input, stock, fast]);
   });
 });
 

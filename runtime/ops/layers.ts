@@ -30,14 +30,42 @@ export function conv2d(
 /**
  * (x - mean) / sqrt(var + eps) · gamma + beta over the last axis, biased variance (PyTorch). Written
  * with sqrt and div, not rsqrt: rsqrt's stock gradient goes through a slow pow on wasm.
+ *
+ * The backward pass is the closed form (x̂ = normalised x, g = dy · gamma, σ⁻¹ = 1 / sqrt(var + eps)):
+ *   dx = σ⁻¹ · (g − mean(g) − x̂ · mean(g · x̂)),  dgamma = Σ dy · x̂,  dbeta = Σ dy
+ * 11 kernels, where tfjs's autodiff of the forward ops ran ~30 (broadcast divides, negations, casts,
+ * reshapes) and saved ~12 tensors: kernel calls are what a small model's step pays for on both
+ * backends (~10–15 µs each on native TensorFlow).
  */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, o: { eps: number }): Tensor {
-  return tf.tidy(() => {
+  return layerNormWithEps(o.eps)(x, gamma, beta);
+}
+
+type LayerNormFn = (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor;
+const layerNormByEps = new Map<number, LayerNormFn>();
+
+/** tf.customGrad takes tensors only, so eps is bound in one function per value (models use one or two). */
+function layerNormWithEps(eps: number): LayerNormFn {
+  let fn = layerNormByEps.get(eps);
+  if (fn) return fn;
+  fn = tf.customGrad(((x: Tensor, gamma: Tensor, beta: Tensor, save: (ts: Tensor[]) => void) => {
     const centered = tf.sub(x, tf.mean(x, -1, true));
-    const variance = tf.mean(tf.mul(centered, centered), -1, true);
-    const normed = tf.div(centered, tf.sqrt(tf.add(variance, o.eps)));
-    return tf.add(tf.mul(normed, gamma), beta);
-  });
+    const invStd = tf.div(1, tf.sqrt(tf.add(tf.mean(tf.mul(centered, centered), -1, true), eps)));
+    const normed = tf.mul(centered, invStd);
+    save([normed, invStd, gamma]);
+    return {
+      value: tf.add(tf.mul(normed, gamma), beta),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xHat, inv, g0] = saved as [Tensor, Tensor, Tensor];
+        const leading = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+        const g = tf.mul(dy, g0);
+        const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xHat, tf.mean(tf.mul(g, xHat), -1, true))), inv);
+        return [dx, tf.sum(tf.mul(dy, xHat), leading), tf.sum(dy, leading)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LayerNormFn;
+  layerNormByEps.set(eps, fn);
+  return fn;
 }
 
 /** int ids [...] → [..., dim]: rows of `table` [vocab, dim]. Its gradient is lowered for wasm (scatterND). */
@@ -49,8 +77,7 @@ export function embedding(ids: Tensor, table: Tensor): Tensor {
 export function classToken(x: Tensor, token: Tensor): Tensor {
   return tf.tidy(() => {
     const [b, , d] = x.shape as [number, number, number];
-    const tiled = tf.broadcastTo(tf.reshape(token, [1, 1, d]), [b, 1, d]);
-    return tf.concat([tiled, x], 1);
+    return tf.concat([tileOverBatch(tf.reshape(token, [1, 1, d]), b), x], 1);
   });
 }
 
@@ -63,6 +90,15 @@ export function positionEmbedding(x: Tensor, table: Tensor): Tensor {
 export function learnedTokens(like: Tensor, tokens: Tensor): Tensor {
   return tf.tidy(() => {
     const [count, dim] = tokens.shape as [number, number];
-    return tf.broadcastTo(tf.reshape(tokens, [1, count, dim]), [like.shape[0]!, count, dim]);
+    return tileOverBatch(tf.reshape(tokens, [1, count, dim]), like.shape[0]!);
   });
+}
+
+/**
+ * t [1, ...] repeated `batch` times along axis 0, as a broadcasting add to zeros: its gradient is one
+ * Sum over the batch. (tf.broadcastTo is a Tile, whose gradient is a Slice and an Add per copy: 128
+ * kernels a step for a ViT's class token at batch 64.)
+ */
+function tileOverBatch(t: Tensor, batch: number): Tensor {
+  return tf.add(tf.zeros([batch, ...t.shape.slice(1)]), t);
 }

@@ -57,12 +57,12 @@ function mm(a: Tensor, b: Tensor): Tensor {
  * every product is a plain untransposed matmul. Returns undefined when batch dims broadcast (the
  * stock gradient handles that reduction).
  */
-export function matMulGradLowered(dy: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): { a: Tensor; b: Tensor } | undefined {
+export function matMulGradLowered(dy: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): { a: () => Tensor; b: () => Tensor } | undefined {
   if (a.rank !== b.rank || !tf.util.arraysEqual(a.shape.slice(0, -2), b.shape.slice(0, -2))) return undefined;
-  if (!transposeA && !transposeB) return { a: mm(dy, swapLast2(b)), b: mm(swapLast2(a), dy) };
-  if (!transposeA && transposeB) return { a: mm(dy, b), b: mm(swapLast2(dy), a) };
-  if (transposeA && !transposeB) return { a: mm(b, swapLast2(dy)), b: mm(a, dy) };
-  return { a: mm(swapLast2(b), swapLast2(dy)), b: mm(swapLast2(dy), swapLast2(a)) };
+  if (!transposeA && !transposeB) return { a: () => mm(dy, swapLast2(b)), b: () => mm(swapLast2(a), dy) };
+  if (!transposeA && transposeB) return { a: () => mm(dy, b), b: () => mm(swapLast2(dy), a) };
+  if (transposeA && !transposeB) return { a: () => mm(b, swapLast2(dy)), b: () => mm(a, dy) };
+  return { a: () => mm(swapLast2(b), swapLast2(dy)), b: () => mm(swapLast2(dy), swapLast2(a)) };
 }
 
 interface Conv2DAttrs {
@@ -86,9 +86,11 @@ function pair(v: number | [number, number] | undefined, fallback: number): [numb
  *   batch, by dy used as the filter (dilated by the stride). (An im2col form, k·k slices of x and
  *   one 2-D matmul, measured ~30× slower for LeNet-5's one-channel first layer: wasm's Slice is slow
  *   on few channels.)
- * Returns undefined for configurations it does not cover (dilated or NCHW convs).
+ * Returns undefined for configurations it does not cover (dilated or NCHW convs). Both gradients
+ * are thunks: tfjs asks only for the inputs on the path to a variable, so a first layer's input
+ * gradient (the image's) is never computed — it was a fifth of a LeNet-5 step.
  */
-export function conv2dGradLowered(dy: Tensor, x: Tensor, filter: Tensor, attrs: Conv2DAttrs): { x: Tensor; filter: Tensor } | undefined {
+export function conv2dGradLowered(dy: Tensor, x: Tensor, filter: Tensor, attrs: Conv2DAttrs): { x: () => Tensor; filter: () => Tensor } | undefined {
   const [dh, dw] = pair(attrs.dilations, 1);
   if (dh !== 1 || dw !== 1) return undefined;
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== "NHWC") return undefined;
@@ -103,29 +105,33 @@ export function conv2dGradLowered(dy: Tensor, x: Tensor, filter: Tensor, attrs: 
   const [, ho, wo, co] = (dy as tf.Tensor4D).shape;
 
   // dx: insert stride-1 zeros between dy's rows and columns, then a valid stride-1 conv.
-  let dyDilated = dy as tf.Tensor4D;
-  if (sh > 1 || sw > 1) {
-    const spread = tf.pad(tf.reshape(dy, [n, ho, 1, wo, 1, co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-    dyDilated = tf.slice(tf.reshape(spread, [n, ho * sh, wo * sw, co]), [0, 0, 0, 0], [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, co]) as tf.Tensor4D;
-  }
-  const hd = (ho - 1) * sh + 1;
-  const wd = (wo - 1) * sw + 1;
-  const padTop = kh - 1 - top;
-  const padLeft = kw - 1 - left;
-  const padBottom = h + kh - 1 - hd - padTop;
-  const padRight = w + kw - 1 - wd - padLeft;
-  const dyPadded = padOrCrop(dyDilated, padTop, padBottom, padLeft, padRight);
-  const flipped = tf.transpose(tf.reverse(f4, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-  const dx = tf.conv2d(dyPadded, flipped, 1, "valid");
+  const inputGrad = (): Tensor => {
+    let dyDilated = dy as tf.Tensor4D;
+    if (sh > 1 || sw > 1) {
+      const spread = tf.pad(tf.reshape(dy, [n, ho, 1, wo, 1, co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+      dyDilated = tf.slice(tf.reshape(spread, [n, ho * sh, wo * sw, co]), [0, 0, 0, 0], [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, co]) as tf.Tensor4D;
+    }
+    const hd = (ho - 1) * sh + 1;
+    const wd = (wo - 1) * sw + 1;
+    const padTop = kh - 1 - top;
+    const padLeft = kw - 1 - left;
+    const padBottom = h + kh - 1 - hd - padTop;
+    const padRight = w + kw - 1 - wd - padLeft;
+    const dyPadded = padOrCrop(dyDilated, padTop, padBottom, padLeft, padRight);
+    const flipped = tf.transpose(tf.reverse(f4, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(dyPadded, flipped, 1, "valid");
+  };
 
   // dW[a, b, ci, co] = sum over n, i, j of xpad[n, i*s + a, j*s + b, ci] * dy[n, i, j, co].
-  const xPadded = padOrCrop(x4, top, bottom, left, right);
-  const xAsBatch = tf.transpose(xPadded, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, Hp, Wp, n]
-  const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, n, co]
-  const full = tf.conv2d(xAsBatch, dyAsFilter, 1, "valid", "NHWC", [sh, sw]); // [ci, >=kh, >=kw, co]
-  const cropped = tf.slice(full, [0, 0, 0, 0], [full.shape[0], kh, kw, full.shape[3]]);
-  const dW = tf.transpose(cropped, [1, 2, 0, 3]);
-  return { x: dx, filter: dW };
+  const filterGrad = (): Tensor => {
+    const xPadded = padOrCrop(x4, top, bottom, left, right);
+    const xAsBatch = tf.transpose(xPadded, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, Hp, Wp, n]
+    const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, n, co]
+    const full = tf.conv2d(xAsBatch, dyAsFilter, 1, "valid", "NHWC", [sh, sw]); // [ci, >=kh, >=kw, co]
+    const cropped = tf.slice(full, [0, 0, 0, 0], [full.shape[0], kh, kw, full.shape[3]]);
+    return tf.transpose(cropped, [1, 2, 0, 3]);
+  };
+  return { x: inputGrad, filter: filterGrad };
 }
 
 /** Pads (positive amounts) or crops (negative amounts) the two spatial axes of an NHWC tensor. */
@@ -244,11 +250,11 @@ type Lowering = (dy: Tensor, saved: Tensor[], attrs: NamedAttrMap) => GradResult
 const LOWERINGS: Record<string, Lowering> = {
   BatchMatMul: (dy, [a, b], attrs) => {
     const r = matMulGradLowered(dy, a!, b!, Boolean(attrs.transposeA), Boolean(attrs.transposeB));
-    return r && { a: () => r.a, b: () => r.b };
+    return r;
   },
   Conv2D: (dy, [x, filter], attrs) => {
     const r = conv2dGradLowered(dy, x!, filter!, attrs as unknown as Conv2DAttrs);
-    return r && { x: () => r.x, filter: () => r.filter };
+    return r;
   },
   GatherV2: (dy, [x, indices], attrs) => {
     const r = gatherGradLowered(dy, x!, indices!, attrs as unknown as { axis: number; batchDims: number });

@@ -1,0 +1,91 @@
+// Kernels of native TensorFlow (tfjs-node 4.22.0) that need not run at all, answered in JavaScript.
+//
+// Every kernel call on native TensorFlow is an eager TensorFlow op, ~10–15 µs however small the
+// work; a ViT training step makes ~1,400 of them. tfjs runs many that change nothing: Reshape to
+// the shape a tensor already has (every broadcast gradient ends in one, and the optimizer reshapes
+// 1-D parameters to 1-D) and Cast to the dtype it already has (the Mul and Div gradients cast their
+// other operand). Here both return the input's data with one more reference, as tfjs-node's own
+// Identity does; everything else goes to the stock kernel. Only the "tensorflow" backend is touched.
+//
+// And one gradient: tfjs differentiates Relu as dy · cast(step(x)), and tfjs-node builds Step out
+// of five TensorFlow ops (Fill, Greater, Select, IsNan, Select) — seven kernels, 0.6 ms for a
+// LeNet-5 first-layer activation. TensorFlow's own ReluGrad op is one kernel with the same result
+// (dy where x > 0, else 0); on native TensorFlow the Relu gradient runs it (VlmcReluGrad).
+import * as tf from "@tensorflow/tfjs-core";
+import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+
+const WRAPPED = Symbol.for("vlmc.nativeKernelWrapper");
+
+type Stock = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+
+interface RefCountingBackend {
+  incRef(dataId: object): void;
+}
+
+// The parts of tfjs-node's NodeJSKernelBackend used to run one TensorFlow op by name.
+interface TensorFlowOpBackend {
+  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
+  executeSingleOutput(name: string, opAttrs: { name: string; type: number; value: unknown }[], inputs: TensorInfo[]): TensorInfo;
+}
+
+export const RELU_GRAD_KERNEL = "VlmcReluGrad";
+
+function shared(args: Parameters<Stock>[0], x: TensorInfo): TensorInfo {
+  (args.backend as RefCountingBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+export function reshapeSkippingNoOps(stock: Stock): Stock {
+  return (args) => {
+    const x = args.inputs["x"]!;
+    const shape = (args.attrs as { shape: number[] }).shape;
+    // A -1 in the requested shape is never equal to a real dimension, so it goes to the stock kernel.
+    return tf.util.arraysEqual(x.shape, shape) ? shared(args, x) : stock(args);
+  };
+}
+
+export function castSkippingNoOps(stock: Stock): Stock {
+  return (args) => {
+    const x = args.inputs["x"]!;
+    return (args.attrs as { dtype: tf.DataType }).dtype === x.dtype ? shared(args, x) : stock(args);
+  };
+}
+
+function registerReluGrad(): void {
+  if (!tf.getKernel(RELU_GRAD_KERNEL, "tensorflow")) {
+    tf.registerKernel({
+      kernelName: RELU_GRAD_KERNEL,
+      backendName: "tensorflow",
+      kernelFunc: ({ inputs, backend }) => {
+        const be = backend as unknown as TensorFlowOpBackend;
+        const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+        return be.executeSingleOutput("ReluGrad", [{ name: "T", type: be.binding.TF_ATTR_TYPE, value: be.binding.TF_FLOAT }], [dy, x]);
+      },
+    });
+  }
+  const stock = tf.getGradient("Relu");
+  if (!stock || (stock.gradFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
+  const gradFunc: typeof stock.gradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    if (tf.getBackend() !== "tensorflow" || Array.isArray(dy) || x!.dtype !== "float32" || dy.dtype !== "float32") return stock.gradFunc(dy, saved, attrs);
+    return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x: x! }) as tf.Tensor };
+  };
+  (gradFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
+  tf.unregisterGradient("Relu");
+  tf.registerGradient({ ...stock, gradFunc });
+}
+
+/** Registers the no-op-skipping Reshape and Cast and the one-op Relu gradient on native TensorFlow. Idempotent. */
+export function registerNativeKernels(): void {
+  const replace = (kernelName: string, make: (stock: Stock) => Stock) => {
+    const config = tf.getKernel(kernelName, "tensorflow") as KernelConfig | undefined;
+    if (!config || (config.kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
+    const kernelFunc = make(config.kernelFunc as unknown as Stock) as unknown as KernelFunc;
+    (kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
+    tf.unregisterKernel(kernelName, "tensorflow");
+    tf.registerKernel({ ...config, kernelFunc });
+  };
+  replace("Reshape", reshapeSkippingNoOps);
+  replace("Cast", castSkippingNoOps);
+  registerReluGrad();
+}
