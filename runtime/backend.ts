@@ -15,6 +15,7 @@ import { registerWasmGradients } from "./ops/wasm-gradients.js";
 import { ensureTfjsGradients } from "./ops/tfjs-gradients.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerNativeKernels } from "./native-kernels.js";
+import { registerElementwiseKernels } from "./wasm-simd/elementwise.js";
 import { nativeDir, nativeEntry, readManifest } from "./native/location.js";
 
 export type BackendRequest = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -172,6 +173,7 @@ async function activateWasm(): Promise<void> {
     wasmPathsSet = true;
   }
   registerWasmKernels();
+  registerElementwiseKernels();
   await activate("wasm");
 }
 

@@ -98,6 +98,15 @@ function attentionGrouped(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefi
   return tf.reshape(tf.transpose(tf.reshape(out, [nq, b, heads, d]), [1, 0, 2, 3]), [b, nq, dim]);
 }
 
+/**
+ * q · kᵀ over [B·H, N, d]. With kᵀ materialised where the wasm lowerings are active (wasm runs a
+ * matmul with a transpose flag in a scalar loop); elsewhere with the flag, which TensorFlow and cpu
+ * handle inside the product, one transpose fewer forward and backward.
+ */
+function productWithKeys(q: Tensor, k: Tensor): Tensor {
+  return loweringsActive() ? tf.matMul(q, tf.transpose(k, [0, 2, 1])) : tf.matMul(q, k, false, true);
+}
+
 export function attention(
   x: Tensor, context: Tensor | undefined, mask: Tensor | undefined, w: AttentionWeights, o: AttentionOptions,
 ): Tensor {
@@ -121,8 +130,7 @@ export function attention(
     const k = splitHeads(dense(source, w.kKernel, w.kBias), heads);
     const v = splitHeads(dense(source, w.vKernel, w.vBias), heads);
 
-    // kᵀ materialised: wasm runs a matmul with a transpose flag in a scalar loop.
-    let scores = tf.matMul(q, tf.transpose(k, [0, 2, 1])); // [B·H, Nq, Nk]
+    let scores = productWithKeys(q, k); // [B·H, Nq, Nk]
     const bias = attentionBias(b, nq, nk, mask, o.causal);
     if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, nq, nk]), bias), [b * heads, nq, nk]);
     const probs = tf.softmax(scores, -1);
@@ -144,7 +152,7 @@ export function attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined
     const scaled = tf.mul(q, 1 / Math.sqrt(dim / heads));
     const bias = attentionBias(b, nq, nk, mask, o.causal);
     if (groupedOnWasm && loweringsActive()) return attentionGrouped(scaled, k, v, bias, heads);
-    let scores = tf.matMul(splitHeads(scaled, heads), tf.transpose(splitHeads(k, heads), [0, 2, 1]));
+    let scores = productWithKeys(splitHeads(scaled, heads), splitHeads(k, heads));
     if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, nq, nk]), bias), [b * heads, nq, nk]);
     return mergeHeads(tf.matMul(tf.softmax(scores, -1), splitHeads(v, heads)), b, heads);
   });

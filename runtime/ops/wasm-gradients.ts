@@ -13,6 +13,8 @@
 // So registering is harmless for cpu and tensorflow, and a process may switch backends freely.
 import * as tf from "@tensorflow/tfjs-core";
 import type { GradConfig, NamedAttrMap, Tensor, TensorInfo } from "@tensorflow/tfjs-core";
+import { conv2dFilterGradSimd, registerConv2DFilterGradKernel } from "../wasm-simd/conv2d-filter-grad.js";
+import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "../wasm-simd/index.js";
 
 type GradFunc = NonNullable<GradConfig["gradFunc"]>;
 type GradResult = ReturnType<GradFunc>;
@@ -124,6 +126,9 @@ export function conv2dGradLowered(dy: Tensor, x: Tensor, filter: Tensor, attrs: 
 
   // dW[a, b, ci, co] = sum over n, i, j of xpad[n, i*s + a, j*s + b, ci] * dy[n, i, j, co].
   const filterGrad = (): Tensor => {
+    // Our SIMD kernel on wasm (runtime/wasm-simd); this forward-conv form elsewhere or without it.
+    const simd = conv2dFilterGradSimd(x4, dy, [kh, kw], [sh, sw], top, left);
+    if (simd) return simd;
     const xPadded = padOrCrop(x4, top, bottom, left, right);
     const xAsBatch = tf.transpose(xPadded, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, Hp, Wp, n]
     const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, n, co]
@@ -226,16 +231,31 @@ interface WasmHeapBackend {
   typedArrayFromHeap(t: TensorInfo): Float32Array;
 }
 
-/** The wasm kernel: the same loop over views of the wasm heap, no copies. */
+/**
+ * The wasm kernel: our SIMD kernel (runtime/wasm-simd, the same semantics bit for bit), else the
+ * same loop over views of the wasm heap; no copies either way. The SIMD conv filter-gradient
+ * kernel is registered here too, so that it exists before anything lists the wasm kernels
+ * (bench/profile.ts wraps them all at start-up).
+ */
 function registerMaxPoolGradKernel(): void {
+  registerConv2DFilterGradKernel();
   if (tf.getKernel(MAX_POOL_GRAD_KERNEL, "wasm")) return;
   tf.registerKernel({
     kernelName: MAX_POOL_GRAD_KERNEL,
     backendName: "wasm",
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const be = backend as unknown as WasmHeapBackend;
+      const be = backend as unknown as WasmHeapBackend & WasmBackendHeap;
       const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
       const out = be.makeOutput([...x.shape], "float32");
+      const simd = wasmSimdKernels(be);
+      if (simd) {
+        const a = attrs as unknown as MaxPoolAttrs;
+        const p = tf.backend_util.computePool2DInfo(
+          x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+        simd.maxPoolGrad(heapOffset(be, x), heapOffset(be, dy), heapOffset(be, out), p.batchSize, p.inHeight, p.inWidth, p.inChannels,
+          p.outHeight, p.outWidth, p.effectiveFilterHeight, p.effectiveFilterWidth, p.strideHeight, p.strideWidth, p.padInfo.top, p.padInfo.left);
+        return out;
+      }
       // Views after the allocation: growing the wasm memory detaches older ones.
       const dx = be.typedArrayFromHeap(out);
       dx.fill(0);

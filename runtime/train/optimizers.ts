@@ -8,6 +8,7 @@
 // torch.optim does when given model.parameters(). AdamW decays decoupled (p ← p − lr·wd·p, then the
 // Adam step); SGD and Adam add wd·p to the gradient (classic L2).
 import * as tf from "@tensorflow/tfjs-core";
+import { adamUpdateSimd } from "../wasm-simd/elementwise.js";
 
 export type OptimizerName = "sgd" | "adam" | "adamw";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "adamw"];
@@ -159,7 +160,9 @@ class Sgd extends OptimizerBase {
 /**
  * torch.optim.Adam / AdamW: m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
  * p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε); AdamW first shrinks kernels: p ← p·(1 − lr·wd).
- * One parameter at a time: the fastest form on wasm and cpu (see MultiTensorAdam).
+ * One parameter at a time: the fastest form on wasm and cpu (see MultiTensorAdam). On wasm each
+ * parameter's step is one kernel of ours (runtime/wasm-simd/elementwise.ts) with the same float32
+ * arithmetic in the same order, so the values are the same to the bit.
  */
 class Adam extends OptimizerBase {
   constructor(config: Required<OptimizerConfig>, params: ReadonlyMap<string, tf.Variable>) {
@@ -178,9 +181,17 @@ class Adam extends OptimizerBase {
       const g = decoupled ? raw : this.decayedGradient(name, param, raw);
       const m = this.slot("m", name);
       const v = this.slot("v", name);
+      const decays = decoupled && weightDecay > 0 && isDecayed(name, decay);
+      const fused = adamUpdateSimd(param, g, m, v, { beta1, beta2, sqrtCorrection2, eps, stepSize, ...(decays ? { keep: 1 - lr * weightDecay } : {}) });
+      if (fused) {
+        param.assign(fused[0]);
+        m.assign(fused[1]);
+        v.assign(fused[2]);
+        continue;
+      }
       m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
       v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2)));
-      const start = decoupled && weightDecay > 0 && isDecayed(name, decay) ? tf.mul(param, 1 - lr * weightDecay) : param;
+      const start = decays ? tf.mul(param, 1 - lr * weightDecay) : param;
       const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2), eps);
       param.assign(tf.sub(start, tf.mul(tf.div(m, denom), stepSize)));
     }

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Builds runtime/wasm-simd/kernels.wasm from kernels.c and elementwise.c with clang-14, and checks that the binary
+// can only write through its pointer arguments (it runs on tfjs-backend-wasm's memory, whose data
+// starts at address 0 where a C stack or data segments would land).
+//
+//   node scripts/build-wasm-kernels.mjs              build the committed kernels.wasm and check it
+//   node scripts/build-wasm-kernels.mjs --out FILE   build into FILE instead (test: is it up to date?)
+//   node scripts/build-wasm-kernels.mjs --check FILE only check FILE (exit 1 with the problems)
+//
+// wasm-ld always defines a __stack_pointer global, used or not. The build drops the global (and
+// the unused function table) section; the check then demands no global, data, memory or start
+// section and a module that validates — with no globals at all, a function touching the stack
+// pointer would not validate, so passing proves the code uses no linear-memory stack.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const sources = ["kernels.c", "elementwise.c"].map((f) => join(root, "runtime/wasm-simd", f));
+const committed = join(root, "runtime/wasm-simd/kernels.wasm");
+
+const SECTION = { custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6, export: 7, start: 8, element: 9, code: 10, data: 11, dataCount: 12 };
+const ALLOWED = new Set([SECTION.custom, SECTION.type, SECTION.import, SECTION.function, SECTION.export, SECTION.code]);
+
+function leb(bytes, at) {
+  let value = 0, shift = 0, byte;
+  do {
+    byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return { value, at };
+}
+
+/** The module's sections: id and the byte range of each, header included. */
+function sections(bytes) {
+  const out = [];
+  for (let at = 8; at < bytes.length;) {
+    const id = bytes[at];
+    const size = leb(bytes, at + 1);
+    out.push({ id, start: at, end: size.at + size.value });
+    at = size.at + size.value;
+  }
+  return out;
+}
+
+/** What makes `bytes` unsafe to run on tfjs's memory; empty when it is fine. */
+function problems(bytes) {
+  const found = [];
+  if (!WebAssembly.validate(bytes)) return ["does not validate (a reference to a removed global?)"];
+  for (const s of sections(bytes)) {
+    if (!ALLOWED.has(s.id)) found.push(`section ${Object.keys(SECTION).find((k) => SECTION[k] === s.id) ?? s.id} present`);
+  }
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+  if (imports.length !== 1 || imports[0].module !== "env" || imports[0].name !== "memory" || imports[0].kind !== "memory") {
+    found.push(`imports ${JSON.stringify(imports)}, expected only env.memory`);
+  }
+  return found;
+}
+
+function build(out) {
+  const tmp = mkdtempSync(join(tmpdir(), "vlmc-wasm-"));
+  try {
+    const linked = join(tmp, "linked.wasm");
+    execFileSync("clang-14", [
+      "--target=wasm32", "-O3", "-msimd128", "-nostdlib", "-ffreestanding", "-fno-builtin", "-Wall", "-Wextra", "-Werror",
+      "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all",
+      "-o", linked, ...sources,
+    ], { stdio: "inherit" });
+    const bytes = readFileSync(linked);
+    const kept = sections(bytes).filter((s) => s.id !== SECTION.global && s.id !== SECTION.table);
+    writeFileSync(out, Buffer.concat([bytes.subarray(0, 8), ...kept.map((s) => bytes.subarray(s.start, s.end))]));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const args = process.argv.slice(2);
+const checkOnly = args[0] === "--check";
+const target = args[0] === "--out" || checkOnly ? args[1] : committed;
+if (!target) throw new Error("usage: build-wasm-kernels.mjs [--out FILE | --check FILE]");
+if (!checkOnly) build(target);
+const found = problems(readFileSync(target));
+if (found.length > 0) {
+  console.error(`${target}: unsafe on tfjs's memory:\n  ${found.join("\n  ")}`);
+  process.exit(1);
+}
+console.log(`${target}: ok`);
