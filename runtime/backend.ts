@@ -16,6 +16,7 @@ import { ensureTfjsGradients } from "./ops/tfjs-gradients.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerNativeKernels } from "./native-kernels.js";
 import { registerElementwiseKernels } from "./wasm-simd/elementwise.js";
+import { registerWasmGemm } from "./wasm-simd/matmul.js";
 import { nativeDir, nativeEntry, readManifest } from "./native/location.js";
 
 export type BackendRequest = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -174,6 +175,7 @@ async function activateWasm(): Promise<void> {
   }
   registerWasmKernels();
   registerElementwiseKernels();
+  registerWasmGemm();
   await activate("wasm");
 }
 

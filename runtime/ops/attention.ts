@@ -7,6 +7,7 @@ import type { Tensor } from "@tensorflow/tfjs-core";
 import type { AttentionWeights } from "./types.js";
 import { dense } from "./layers.js";
 import { loweringsActive } from "./wasm-gradients.js";
+import { wasmGemmActive } from "../wasm-simd/matmul.js";
 
 /** Added to masked scores. Finite (an infinite one would turn a fully masked row into NaNs). */
 export const MASKED_SCORE = -1e9;
@@ -55,12 +56,21 @@ export function setGroupedAttention(on: boolean): void {
 }
 
 /**
+ * Whether attention takes the depthwise form: only on wasm with the stock BatchMatMul. Our GEMM
+ * (runtime/wasm-simd/matmul.ts) runs the batched products 2.6–4× faster than the depthwise
+ * convolutions (ViT's 256 products of 17×16·16×17: 0.10 vs 0.27 ms; docs/performance.md).
+ */
+function groupedHere(): boolean {
+  return groupedOnWasm && loweringsActive() && !wasmGemmActive();
+}
+
+/**
  * Many small matrix products at once, as one depthwise convolution:
  * x [M, K, G], f [K, G, N] → out [M, G, N], out[i, g, j] = Σ_k x[i, k, g] · f[k, g, j].
  * x is read as M images of 1×K pixels with G channels, f as a 1×K filter with channel multiplier
- * N. On wasm this is XNNPACK's grouped convolution, ~2× faster than BatchMatMul, whose batched
- * form is a scalar loop (ViT attention, 256 products of 17×16·16×17: 1.1 → 0.5 ms). Its gradients
- * are the same form again (wasm has no depthwise backprop kernels).
+ * N. On wasm this is XNNPACK's grouped convolution, ~2× faster than the stock BatchMatMul, whose
+ * batched form is a scalar loop (ViT attention, 256 products of 17×16·16×17: 1.1 → 0.5 ms). Its
+ * gradients are the same form again (wasm has no depthwise backprop kernels).
  */
 export const groupMatMul = tf.customGrad(((x: Tensor, f: Tensor, save: (ts: Tensor[]) => void) => {
   const [m, k, g] = x.shape as [number, number, number];
@@ -99,12 +109,12 @@ function attentionGrouped(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefi
 }
 
 /**
- * q · kᵀ over [B·H, N, d]. With kᵀ materialised where the wasm lowerings are active (wasm runs a
- * matmul with a transpose flag in a scalar loop); elsewhere with the flag, which TensorFlow and cpu
- * handle inside the product, one transpose fewer forward and backward.
+ * q · kᵀ over [B·H, N, d]. With kᵀ materialised where wasm's stock BatchMatMul runs (it takes a
+ * transpose flag in a scalar loop); elsewhere with the flag, which TensorFlow, cpu and our wasm
+ * GEMM handle inside the product, one transpose fewer forward and backward.
  */
 function productWithKeys(q: Tensor, k: Tensor): Tensor {
-  return loweringsActive() ? tf.matMul(q, tf.transpose(k, [0, 2, 1])) : tf.matMul(q, k, false, true);
+  return loweringsActive() && !wasmGemmActive() ? tf.matMul(q, tf.transpose(k, [0, 2, 1])) : tf.matMul(q, k, false, true);
 }
 
 export function attention(
@@ -121,7 +131,7 @@ export function attention(
     // Scaling q before the product costs Nq·D multiplies instead of Nq·Nk per head. The three
     // projections stay separate matmuls: a fused [D, 3D] projection split by a 5-D transpose and
     // unstack measured ~1.9× slower on wasm (interleaved A/B at ViT size: 270 vs 144 ms fwd+bwd).
-    if (groupedOnWasm && loweringsActive()) {
+    if (groupedHere()) {
       const q = tf.mul(dense(x, w.qKernel, w.qBias), scale);
       const out = attentionGrouped(q, dense(source, w.kKernel, w.kBias), dense(source, w.vKernel, w.vBias), attentionBias(b, nq, nk, mask, o.causal), heads);
       return dense(out, w.oKernel, w.oBias);
@@ -151,7 +161,7 @@ export function attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined
     const heads = o.heads;
     const scaled = tf.mul(q, 1 / Math.sqrt(dim / heads));
     const bias = attentionBias(b, nq, nk, mask, o.causal);
-    if (groupedOnWasm && loweringsActive()) return attentionGrouped(scaled, k, v, bias, heads);
+    if (groupedHere()) return attentionGrouped(scaled, k, v, bias, heads);
     let scores = productWithKeys(splitHeads(scaled, heads), splitHeads(k, heads));
     if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, nq, nk]), bias), [b * heads, nq, nk]);
     return mergeHeads(tf.matMul(tf.softmax(scores, -1), splitHeads(v, heads)), b, heads);

@@ -4,7 +4,8 @@ import type { Tensor } from "@tensorflow/tfjs-core";
 
 /**
  * y = x · kernel + bias over the last axis. Any leading axes are folded into one, so the product is
- * a single 2-D matmul: the only form wasm runs on XNNPACK (a batched matmul takes a scalar loop).
+ * a single 2-D matmul: one call however many leading axes (and on stock tfjs wasm the only form on
+ * XNNPACK; vlmc's own GEMM, runtime/wasm-simd/matmul.ts, runs batched products fast too).
  */
 export function dense(x: Tensor, kernel: Tensor, bias?: Tensor): Tensor {
   return tf.tidy(() => {

@@ -1,4 +1,4 @@
-// vlmc's SIMD WebAssembly kernels (kernels.c + elementwise.c → kernels.wasm, built by
+// vlmc's SIMD WebAssembly kernels (kernels.c, elementwise.c, matmul.c → kernels.wasm, built by
 // scripts/build-wasm-kernels.mjs),
 // run on tfjs-backend-wasm's own memory: the module imports the backend's WebAssembly.Memory and
 // takes tensors as byte offsets into it, so no data is copied in or out.
@@ -31,6 +31,11 @@ export interface WasmSimdKernels {
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number,
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, sqrtCorrection2: number, eps: number,
     stepSize: number, keep: number, decay: number): void;
+  /** Scratch bytes batchMatmul needs for one [m, k] · [k, n] product. */
+  matmulScratchBytes(m: number, n: number, k: number): number;
+  /** c [batch, m, n] = op(a) · op(b) per batch index; a batch-1 operand serves every product (matmul.c). */
+  batchMatmul(a: number, b: number, c: number, scratch: number, batch: number, batchA: number, batchB: number,
+    m: number, n: number, k: number, transA: number, transB: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm (4.22.0) the kernels need. */
@@ -69,6 +74,8 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Wa
       gelu: e["gelu"]!,
       geluGrad: e["gelu_grad"]!,
       adamUpdate: e["adam_update"]!,
+      matmulScratchBytes: e["matmul_scratch_bytes"]!,
+      batchMatmul: e["batch_matmul"]!,
     };
   } catch {
     return null;

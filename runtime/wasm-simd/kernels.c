@@ -6,6 +6,7 @@
 // in linear memory behind a __stack_pointer global). scripts/build-wasm-kernels.mjs checks the
 // binary has no globals and no data segments.
 #include <wasm_simd128.h>
+#include "tile.h"
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
@@ -77,39 +78,18 @@ static inline void add_to(float *acc, v128_t v) { wasm_v128_store(acc, wasm_f32x
 
 // acc[R × 8] += panel[0..m, R] ⊗ dy[0..m, 8]; panel rows kp apart, dy rows co apart.
 static inline void tile_r8(float *acc, int co, const float *p, int kp, const float *d, int m) {
-  v128_t z = wasm_f32x4_splat(0.0f);
-  v128_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-  for (int t = 0; t < m; t++) {
-    v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + 4);
-    v128_t a0 = wasm_v128_load32_splat(p), a1 = wasm_v128_load32_splat(p + 1);
-    v128_t a2 = wasm_v128_load32_splat(p + 2), a3 = wasm_v128_load32_splat(p + 3);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, d0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, d1));
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, d0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, d1));
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, d0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, d1));
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, d0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, d1));
-    p += kp;
-    d += co;
-  }
-  add_to(acc, c00); add_to(acc + 4, c01);
-  add_to(acc + co, c10); add_to(acc + co + 4, c11);
-  add_to(acc + 2 * co, c20); add_to(acc + 2 * co + 4, c21);
-  add_to(acc + 3 * co, c30); add_to(acc + 3 * co + 4, c31);
+  tile_4x8_t s = tile_4x8_sum(p, kp, d, co, m);
+  add_to(acc, s.r0a); add_to(acc + 4, s.r0b);
+  add_to(acc + co, s.r1a); add_to(acc + co + 4, s.r1b);
+  add_to(acc + 2 * co, s.r2a); add_to(acc + 2 * co + 4, s.r2b);
+  add_to(acc + 3 * co, s.r3a); add_to(acc + 3 * co + 4, s.r3b);
 }
 
 // The same for a 4-wide column tile.
 static inline void tile_r4(float *acc, int co, const float *p, int kp, const float *d, int m) {
-  v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
-  for (int t = 0; t < m; t++) {
-    v128_t d0 = wasm_v128_load(d);
-    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(p), d0));
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(p + 1), d0));
-    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(p + 2), d0));
-    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(p + 3), d0));
-    p += kp;
-    d += co;
-  }
-  add_to(acc, c0); add_to(acc + co, c1);
-  add_to(acc + 2 * co, c2); add_to(acc + 3 * co, c3);
+  tile_4x4_t s = tile_4x4_sum(p, kp, d, co, m);
+  add_to(acc, s.r0); add_to(acc + co, s.r1);
+  add_to(acc + 2 * co, s.r2); add_to(acc + 3 * co, s.r3);
 }
 
 // The same for one column (the last co % 4 columns).
