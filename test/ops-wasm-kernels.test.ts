@@ -1,6 +1,7 @@
 // vlmc's faster wasm kernels (runtime/wasm-kernels.ts) against the stock wasm kernels they replace,
 // on the same inputs: Sum over runs of non-last axes (average pooling), power-of-two 2-D
-// transposes (a 3-D transpose) and Identity (shared data, one more reference).
+// transposes (a 3-D transpose), Identity (shared data, one more reference), Reverse and GatherV2
+// (block copies).
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmKernelsEnabled } from "../runtime/wasm-kernels.js";
@@ -58,6 +59,43 @@ describe("vlmc wasm kernels equal the stock wasm kernels", () => {
     const { stock, fast } = both(() => tf.transpose(x));
     expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
     tf.dispose([x, stock, fast]);
+  });
+
+  test.each([
+    [[3, 3, 4, 5], [0, 1]],
+    [[3, 3, 4, 5], [1]],
+    [[3, 3, 4, 5], [3]],
+    [[3, 3, 4, 5], [0, 2]],
+    [[2, 3, 4], [0, 1, 2]],
+    [[7], [0]],
+    [[5, 1, 2], [1]],
+  ] as const)("reverse %j over %j", (shape, axes) => {
+    const x = rnd([...shape], 11);
+    const xi = tf.cast(tf.mul(x, 100), "int32");
+    for (const t of [x, xi]) {
+      const { stock, fast } = both(() => tf.reverse(t, [...axes]));
+      expect(fast.dtype).toBe(t.dtype);
+      expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+      tf.dispose([stock, fast]);
+    }
+    tf.dispose([x, xi]);
+  });
+
+  test.each([
+    [[10, 6], [[1, 3, 3, 0], [9, 2, 0, 0]]],
+    [[4, 2, 3], [[3, 0, 1]]],
+    [[5], [[4, 4, 1]]],
+  ] as const)("gather rows of %j at %j", (shape, ids) => {
+    const x = rnd([...shape], 12);
+    const indices = tf.tensor(ids.flat(), [ids.length, ids[0]!.length], "int32");
+    const { stock, fast } = both(() => tf.gather(x, indices, 0));
+    expect(fast.shape).toEqual(stock.shape);
+    expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+    // Not axis 0, and out of range: the stock kernel (its error for the latter).
+    const other = both(() => tf.gather(tf.reshape(x, [shape[0]!, -1]), tf.tensor1d([0], "int32"), 1));
+    expect(Array.from(other.fast.dataSync())).toEqual(Array.from(other.stock.dataSync()));
+    expect(() => tf.gather(x, tf.tensor1d([shape[0]!], "int32"), 0)).toThrow();
+    tf.dispose([x, indices, stock, fast, other.stock, other.fast]);
   });
 
   test("identity shares the data and outlives its input; gradients through saved tensors agree", () => {
