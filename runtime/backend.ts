@@ -17,6 +17,7 @@ import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerNativeKernels } from "./native-kernels.js";
 import { registerElementwiseKernels } from "./wasm-simd/elementwise.js";
 import { registerWasmGemm } from "./wasm-simd/matmul.js";
+import { registerWasmConv } from "./wasm-simd/conv2d.js";
 import { nativeDir, nativeEntry, readManifest } from "./native/location.js";
 
 export type BackendRequest = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -176,6 +177,7 @@ async function activateWasm(): Promise<void> {
   registerWasmKernels();
   registerElementwiseKernels();
   registerWasmGemm();
+  registerWasmConv();
   await activate("wasm");
 }
 

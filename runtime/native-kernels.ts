@@ -12,11 +12,12 @@
 // LeNet-5 first-layer activation. TensorFlow's own ReluGrad op is one kernel with the same result
 // (dy where x > 0, else 0); on native TensorFlow the Relu gradient runs it (VlmcReluGrad).
 import * as tf from "@tensorflow/tfjs-core";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import type { TensorInfo } from "@tensorflow/tfjs-core";
+import { wrapKernel, type StockKernel } from "./kernel-wrap.js";
 
 const WRAPPED = Symbol.for("vlmc.nativeKernelWrapper");
 
-type Stock = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+type Stock = StockKernel;
 
 interface RefCountingBackend {
   incRef(dataId: object): void;
@@ -77,15 +78,7 @@ function registerReluGrad(): void {
 
 /** Registers the no-op-skipping Reshape and Cast and the one-op Relu gradient on native TensorFlow. Idempotent. */
 export function registerNativeKernels(): void {
-  const replace = (kernelName: string, make: (stock: Stock) => Stock) => {
-    const config = tf.getKernel(kernelName, "tensorflow") as KernelConfig | undefined;
-    if (!config || (config.kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
-    const kernelFunc = make(config.kernelFunc as unknown as Stock) as unknown as KernelFunc;
-    (kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
-    tf.unregisterKernel(kernelName, "tensorflow");
-    tf.registerKernel({ ...config, kernelFunc });
-  };
-  replace("Reshape", reshapeSkippingNoOps);
-  replace("Cast", castSkippingNoOps);
+  wrapKernel("Reshape", "tensorflow", reshapeSkippingNoOps);
+  wrapKernel("Cast", "tensorflow", castSkippingNoOps);
   registerReluGrad();
 }

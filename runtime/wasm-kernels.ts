@@ -25,9 +25,9 @@
 // All five return exactly what the stock kernels return (the sum up to float rounding order), so
 // gradients and outputs stay within the tests' tolerances. Only the wasm backend is touched.
 import * as tf from "@tensorflow/tfjs-core";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import type { TensorInfo } from "@tensorflow/tfjs-core";
+import { wrapKernel, type StockKernel } from "./kernel-wrap.js";
 
-const WRAPPED = Symbol.for("vlmc.wasmKernelWrapper");
 
 let enabled = process.env["VLMC_WASM_KERNELS"] !== "0";
 /** Turns the faster kernels off (stock behaviour) or on; for A/B measurements and equivalence tests. */
@@ -43,7 +43,7 @@ interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
-type Stock = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+type Stock = StockKernel;
 
 function sumFast(stockSum: Stock, avgPool: Stock): Stock {
   return (args) => {
@@ -164,23 +164,11 @@ function gatherRows(stockGather: Stock): Stock {
 
 /** Registers the faster Sum, Transpose, Identity, Reverse and GatherV2 over the wasm backend's. Idempotent. */
 export function registerWasmKernels(): void {
-  const sum = tf.getKernel("Sum", "wasm");
-  const transpose = tf.getKernel("Transpose", "wasm");
   const avgPool = tf.getKernel("AvgPool", "wasm");
-  const identity = tf.getKernel("Identity", "wasm");
-  const reverse = tf.getKernel("Reverse", "wasm");
-  const gather = tf.getKernel("GatherV2", "wasm");
-  if (!sum || !transpose || !avgPool || !identity || !reverse || !gather) return; // the wasm backend is not loaded
-  const replace = (config: KernelConfig, make: (stock: Stock) => Stock) => {
-    if ((config.kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
-    const kernelFunc = make(config.kernelFunc as unknown as Stock) as unknown as KernelFunc;
-    (kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
-    tf.unregisterKernel(config.kernelName, "wasm");
-    tf.registerKernel({ ...config, kernelFunc });
-  };
-  replace(sum, (stock) => sumFast(stock, avgPool.kernelFunc as unknown as Stock));
-  replace(transpose, transposeFast);
-  replace(identity, identityShared);
-  replace(reverse, reverseFast);
-  replace(gather, gatherRows);
+  if (!avgPool) return; // the wasm backend is not loaded
+  wrapKernel("Sum", "wasm", (stock) => sumFast(stock, avgPool.kernelFunc as unknown as Stock));
+  wrapKernel("Transpose", "wasm", transposeFast);
+  wrapKernel("Identity", "wasm", identityShared);
+  wrapKernel("Reverse", "wasm", reverseFast);
+  wrapKernel("GatherV2", "wasm", gatherRows);
 }

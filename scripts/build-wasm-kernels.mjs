@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Builds runtime/wasm-simd/kernels.wasm from its C sources (kernels.c, elementwise.c, matmul.c) with
-// clang-14, and checks that the binary can only write through its pointer arguments (it runs on
+// Builds runtime/wasm-simd/kernels.wasm from its C sources (kernels.c, elementwise.c, matmul.c,
+// conv2d.c) with clang-14, and checks that the binary can only write through its pointer arguments (it runs on
 // tfjs-backend-wasm's memory, whose data starts at address 0 where a C stack or data segments
 // would land).
 //
@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const sources = ["kernels.c", "elementwise.c", "matmul.c"].map((f) => join(root, "runtime/wasm-simd", f));
+const sources = ["kernels.c", "elementwise.c", "matmul.c", "conv2d.c"].map((f) => join(root, "runtime/wasm-simd", f));
 const committed = join(root, "runtime/wasm-simd/kernels.wasm");
 
 const SECTION = { custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6, export: 7, start: 8, element: 9, code: 10, data: 11, dataCount: 12 };

@@ -3,7 +3,7 @@
 // "a {colour} {shape}" prompts of the shapes world): zero-shot classification. A decoder model
 // (KOSMOS) answers --prompt by greedy decoding. The tokenizer is the one training saved beside the
 // weights; `vocab` is set from it, as training set it from the data.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Argv } from "yargs";

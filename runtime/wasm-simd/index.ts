@@ -1,7 +1,7 @@
-// vlmc's SIMD WebAssembly kernels (kernels.c, elementwise.c, matmul.c → kernels.wasm, built by
-// scripts/build-wasm-kernels.mjs),
-// run on tfjs-backend-wasm's own memory: the module imports the backend's WebAssembly.Memory and
-// takes tensors as byte offsets into it, so no data is copied in or out.
+// vlmc's SIMD WebAssembly kernels (kernels.c, elementwise.c, matmul.c, conv2d.c → kernels.wasm,
+// built by scripts/build-wasm-kernels.mjs), run on tfjs-backend-wasm's own memory: the module
+// imports the backend's WebAssembly.Memory and takes tensors as byte offsets into it, so no data is
+// copied in or out.
 //
 // The binary is found from the vlmc root (the same file serves the sources under vitest and the
 // build in dist/), compiled once and instantiated once per tfjs Memory. Anything that fails (no
@@ -36,6 +36,11 @@ export interface WasmSimdKernels {
   /** c [batch, m, n] = op(a) · op(b) per batch index; a batch-1 operand serves every product (matmul.c). */
   batchMatmul(a: number, b: number, c: number, scratch: number, batch: number, batchA: number, batchB: number,
     m: number, n: number, k: number, transA: number, transB: number): void;
+  /** Scratch bytes conv2d needs for a [kh, kw, ci, co] filter. */
+  conv2dScratchBytes(kh: number, kw: number, ci: number, co: number): number;
+  /** y [n, ho, wo, co] = the undilated Conv2D of x [n, h, w, ci] with filter [kh, kw, ci, co] (conv2d.c). */
+  conv2d(x: number, filter: number, y: number, scratch: number, n: number, h: number, w: number, ci: number,
+    ho: number, wo: number, co: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm (4.22.0) the kernels need. */
@@ -76,6 +81,8 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Wa
       adamUpdate: e["adam_update"]!,
       matmulScratchBytes: e["matmul_scratch_bytes"]!,
       batchMatmul: e["batch_matmul"]!,
+      conv2dScratchBytes: e["conv2d_scratch_bytes"]!,
+      conv2d: e["conv2d"]!,
     };
   } catch {
     return null;

@@ -7,11 +7,9 @@
 // binary has no globals and no data segments.
 #include <wasm_simd128.h>
 #include "tile.h"
+#include "im2col.h"
 
 #define EXPORT(name) __attribute__((export_name(name)))
-
-static inline int min_i(int a, int b) { return a < b ? a : b; }
-static inline int max_i(int a, int b) { return a > b ? a : b; }
 
 // ---------------------------------------------------------------------------------------------
 // Conv2D filter gradient (NHWC x, NHWC dy, HWIO dW, no dilation):
@@ -31,47 +29,11 @@ static inline int max_i(int a, int b) { return a > b ? a : b; }
 #define R 4    // dW rows per register tile
 #define MB 64  // output pixels per block
 
-static inline int round_up(int v, int m) { return (v + m - 1) / m * m; }
-
 // Bytes of scratch conv2d_filter_grad needs: the panel (MB × Kp) and dW rounded up (Kp × CO).
 EXPORT("conv2d_filter_grad_scratch_bytes")
 int conv2d_filter_grad_scratch_bytes(int kh, int kw, int ci, int co) {
   int kp = round_up(kh * kw * ci, R);
   return (MB * kp + kp * co) * 4;
-}
-
-// Copies n floats (unaligned) with 4-wide moves.
-static inline void copy_f32(float *dst, const float *src, int n) {
-  int t = 0;
-  for (; t + 4 <= n; t += 4) wasm_v128_store(dst + t, wasm_v128_load(src + t));
-  for (; t < n; t++) dst[t] = src[t];
-}
-
-static inline void zero_f32(float *dst, int n) {
-  int t = 0;
-  for (; t + 4 <= n; t += 4) wasm_v128_store(dst + t, wasm_f32x4_splat(0.0f));
-  for (; t < n; t++) dst[t] = 0.0f;
-}
-
-// One panel row: the im2col row of output pixel (b, i, j). For each filter row a the kw*ci
-// values are one contiguous run of x, clipped at the left and right edges.
-static void pack_row(float *row, const float *x, int b, int i, int j, int h, int w, int ci,
-                     int kh, int kw, int sh, int sw, int pt, int pl, int k, int kp) {
-  int run = kw * ci;
-  int x0 = j * sw - pl;
-  int e0 = max_i(0, -x0), e1 = min_i(kw, w - x0);
-  for (int a = 0; a < kh; a++) {
-    float *dst = row + a * run;
-    int y = i * sh + a - pt;
-    if (y < 0 || y >= h || e0 >= e1) {
-      zero_f32(dst, run);
-      continue;
-    }
-    zero_f32(dst, e0 * ci);
-    copy_f32(dst + e0 * ci, x + ((b * h + y) * w + x0 + e0) * ci, (e1 - e0) * ci);
-    zero_f32(dst + e1 * ci, (kw - e1) * ci);
-  }
-  zero_f32(row + k, kp - k);
 }
 
 static inline void add_to(float *acc, v128_t v) { wasm_v128_store(acc, wasm_f32x4_add(wasm_v128_load(acc), v)); }

@@ -8,10 +8,10 @@
 // product whose batch dims are equal or one side's are all 1; anything else (integer inputs, other
 // broadcasts, empty products) goes to the stock kernel. Measurements: docs/performance.md.
 import * as tf from "@tensorflow/tfjs-core";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "./index.js";
+import { wrapKernel, type StockKernel } from "../kernel-wrap.js";
 
-const WRAPPED = Symbol.for("vlmc.wasmGemmWrapper");
 
 let enabled = process.env["VLMC_WASM_GEMM"] !== "0";
 /** Turns our GEMM off (the stock BatchMatMul runs) or on; for A/B measurements and tests. */
@@ -32,7 +32,7 @@ export function wasmGemmActive(): boolean {
   return wasmSimdKernels(tf.backend() as unknown as WasmBackendHeap) !== undefined;
 }
 
-type Stock = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => TensorInfo;
+type Stock = StockKernel;
 
 function batchMatMulFast(stock: Stock): Stock {
   return (args) => {
@@ -70,12 +70,5 @@ function batchMatMulFast(stock: Stock): Stock {
 
 /** Registers our BatchMatMul over the wasm backend's, keeping the stock one as fallback. Idempotent. */
 export function registerWasmGemm(): void {
-  const config = tf.getKernel("BatchMatMul", "wasm");
-  if (!config) return; // the wasm backend is not loaded
-  registered = true;
-  if ((config.kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
-  const kernelFunc = batchMatMulFast(config.kernelFunc as unknown as Stock) as unknown as KernelFunc;
-  (kernelFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
-  tf.unregisterKernel("BatchMatMul", "wasm");
-  tf.registerKernel({ ...(config as KernelConfig), kernelFunc });
+  if (wrapKernel("BatchMatMul", "wasm", batchMatMulFast)) registered = true;
 }

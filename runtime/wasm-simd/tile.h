@@ -1,4 +1,5 @@
-// The register tiles both GEMMs here share (kernels.c's filter gradient, matmul.c's BatchMatMul):
+// The register tiles the GEMMs here share (kernels.c's filter gradient, matmul.c's BatchMatMul,
+// conv2d.c's forward convolution):
 // a 4-row tile of C accumulated over k steps as outer products — 4 values of A broadcast, times 8
 // (or 4) contiguous values of B. The operands' steps are the callers' (a packed panel or strided
 // rows). The sums come back by value; always_inline lets clang keep them in registers (a tile
