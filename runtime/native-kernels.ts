@@ -10,12 +10,12 @@
 // And one gradient: tfjs differentiates Relu as dy · cast(step(x)), and tfjs-node builds Step out
 // of five TensorFlow ops (Fill, Greater, Select, IsNan, Select) — seven kernels, 0.6 ms for a
 // LeNet-5 first-layer activation. TensorFlow's own ReluGrad op is one kernel with the same result
-// (dy where x > 0, else 0); on native TensorFlow the Relu gradient runs it (VlmcReluGrad).
+// (dy where x > 0, else 0); on native TensorFlow the Relu gradient runs it (VlmcReluGrad,
+// runtime/ops/relu-grad.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { wrapKernel, type StockKernel } from "./kernel-wrap.js";
-
-const WRAPPED = Symbol.for("vlmc.nativeKernelWrapper");
+import { provideReluGrad, RELU_GRAD_KERNEL } from "./ops/relu-grad.js";
 
 type Stock = StockKernel;
 
@@ -29,7 +29,6 @@ interface TensorFlowOpBackend {
   executeSingleOutput(name: string, opAttrs: { name: string; type: number; value: unknown }[], inputs: TensorInfo[]): TensorInfo;
 }
 
-export const RELU_GRAD_KERNEL = "VlmcReluGrad";
 
 function shared(args: Parameters<Stock>[0], x: TensorInfo): TensorInfo {
   (args.backend as RefCountingBackend).incRef(x.dataId);
@@ -64,16 +63,7 @@ function registerReluGrad(): void {
       },
     });
   }
-  const stock = tf.getGradient("Relu");
-  if (!stock || (stock.gradFunc as unknown as Record<symbol, boolean>)[WRAPPED]) return;
-  const gradFunc: typeof stock.gradFunc = (dy, saved, attrs) => {
-    const [x] = saved;
-    if (tf.getBackend() !== "tensorflow" || Array.isArray(dy) || x!.dtype !== "float32" || dy.dtype !== "float32") return stock.gradFunc(dy, saved, attrs);
-    return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x: x! }) as tf.Tensor };
-  };
-  (gradFunc as unknown as Record<symbol, boolean>)[WRAPPED] = true;
-  tf.unregisterGradient("Relu");
-  tf.registerGradient({ ...stock, gradFunc });
+  provideReluGrad("tensorflow", () => true);
 }
 
 /** Registers the no-op-skipping Reshape and Cast and the one-op Relu gradient on native TensorFlow. Idempotent. */

@@ -1,4 +1,4 @@
-// Faster forms of five wasm kernels (tfjs-backend-wasm 4.22.0), registered over the stock ones.
+// Faster forms of six wasm kernels (tfjs-backend-wasm 4.22.0), registered over the stock ones.
 //
 // - Sum over leading (or any contiguous run of non-last) axes: every bias gradient (dense biases sum
 //   dy over [B·N], conv biases over [N, H, W]), layer-norm β/γ gradients. The stock kernel first
@@ -11,10 +11,12 @@
 //   stock 2-D loop writes with a stride of R floats, a power-of-two stride that thrashes the cache
 //   ([1024, 128]: 1.2 ms vs 0.05 ms for [1088, 64]). The same permutation as a 3-D transpose of
 //   [R/8, 8, C] by [2, 0, 1] gives identical output 2–3× faster.
-// - Identity (the copy tfjs makes of every tensor it saves for the backward pass, ~420 a ViT step):
-//   the stock kernel copies the data; here the output shares the input's data and counts one more
-//   reference, as wasm's own Reshape and native TensorFlow's Identity do. tfjs never writes into a
-//   tensor's data after it is made (a variable's assign swaps in new data), so sharing is safe.
+// - Identity (the copy tfjs makes of every tensor it saves for the backward pass, ~420 a ViT step)
+//   and Cast to the dtype a tensor already has (the Mul and Div gradients cast their other operand;
+//   a ReLU gradient casts its 0/1 mask: 0.84 ms for CLIP's first activation): the stock kernels copy
+//   the data; here the output shares the input's data and counts one more reference, as wasm's own
+//   Reshape and native TensorFlow's Identity do. tfjs never writes into a tensor's data after it is
+//   made (a variable's assign swaps in new data), so sharing is safe.
 //
 // - Reverse and GatherV2 (axis 0) as block copies: both are element-by-element loops in the stock
 //   kernels, ~27 ns a value — 1.5 ms a KOSMOS step to flip two 3×3 filters for the conv input
@@ -22,7 +24,7 @@
 //   reversed axis (a filter's whole [ci, co] block) or a table's rows are copied with
 //   TypedArray.set, ~100× faster on these shapes.
 //
-// All five return exactly what the stock kernels return (the sum up to float rounding order), so
+// All six return exactly what the stock kernels return (the sum up to float rounding order), so
 // gradients and outputs stay within the tests' tolerances. Only the wasm backend is touched.
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
@@ -102,6 +104,11 @@ function identityShared(stockIdentity: Stock): Stock {
   };
 }
 
+function castSkippingNoOps(stockCast: Stock): Stock {
+  const shared = identityShared(stockCast);
+  return (args) => ((args.attrs as { dtype: string }).dtype === args.inputs["x"]!.dtype ? shared(args) : stockCast(args));
+}
+
 /** [...shape] strides in elements, row-major. */
 function stridesOf(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length).fill(1);
@@ -162,13 +169,14 @@ function gatherRows(stockGather: Stock): Stock {
   };
 }
 
-/** Registers the faster Sum, Transpose, Identity, Reverse and GatherV2 over the wasm backend's. Idempotent. */
+/** Registers the faster Sum, Transpose, Identity, Cast, Reverse and GatherV2 over the wasm backend's. Idempotent. */
 export function registerWasmKernels(): void {
   const avgPool = tf.getKernel("AvgPool", "wasm");
   if (!avgPool) return; // the wasm backend is not loaded
   wrapKernel("Sum", "wasm", (stock) => sumFast(stock, avgPool.kernelFunc as unknown as Stock));
   wrapKernel("Transpose", "wasm", transposeFast);
   wrapKernel("Identity", "wasm", identityShared);
+  wrapKernel("Cast", "wasm", castSkippingNoOps);
   wrapKernel("Reverse", "wasm", reverseFast);
   wrapKernel("GatherV2", "wasm", gatherRows);
 }

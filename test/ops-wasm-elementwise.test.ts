@@ -1,12 +1,14 @@
 // vlmc's elementwise SIMD kernels on wasm (runtime/wasm-simd/elementwise.*) against the tfjs forms
 // they replace, on the same backend: GELU forward and backward (same erf formula, a vectorised exp:
-// within float rounding), and the Adam/AdamW update (the same float32 arithmetic: bit for bit).
+// within float rounding), Relu's gradient and the Adam/AdamW update (the same float32 arithmetic:
+// bit for bit).
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { ops } from "../runtime/ops/index.js";
 import { createOptimizer, type OptimizerConfig } from "../runtime/train/optimizers.js";
 import { setWasmSimdEnabled } from "../runtime/wasm-simd/index.js";
 import { geluSimd } from "../runtime/wasm-simd/elementwise.js";
+import { RELU_GRAD_KERNEL } from "../runtime/ops/relu-grad.js";
 import { randomArray, relativeError, useBackend } from "./ops-support.js";
 
 /** Runs f with the SIMD kernels off (the tfjs form) and on. */
@@ -42,6 +44,30 @@ describe("elementwise SIMD kernels equal the tfjs forms on wasm", () => {
     const { off, on } = offAndOn(run);
     expect(relativeError(on.y, off.y)).toBeLessThan(2e-6);
     expect(relativeError(on.g, off.g)).toBeLessThan(2e-6);
+  });
+
+  test("relu's gradient is one kernel, bit-identical to tfjs's dy · step(x), NaN and -0 included", () => {
+    const n = 1003;
+    const data = randomArray(n, 5, 3);
+    data[0] = 0; data[1] = -0; data[2] = NaN; data[3] = 1e-30; data[4] = -1e-30;
+    const probe = randomArray(n, 6);
+    probe[5] = -2; data[5] = -1; // a negative dy on x ≤ 0: -0 in tfjs's product
+    const run = () => tf.tidy(() => {
+      const p = tf.tensor1d(probe);
+      return Array.from(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ops.relu(t), p)))(tf.tensor1d(data)).dataSync());
+    });
+    const { off, on } = offAndOn(run);
+    expect(on.map((v) => Object.is(v, -0) ? "-0" : v)).toEqual(off.map((v) => Object.is(v, -0) ? "-0" : v));
+    let calls = 0;
+    const kernel = tf.getKernel(RELU_GRAD_KERNEL, "wasm")!;
+    const original = kernel.kernelFunc;
+    (kernel as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => { calls++; return original(args); };
+    try {
+      run();
+    } finally {
+      (kernel as { kernelFunc: tf.KernelFunc }).kernelFunc = original;
+    }
+    expect(calls).toBe(1);
   });
 
   const configs: OptimizerConfig[] = [

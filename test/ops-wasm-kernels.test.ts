@@ -1,7 +1,7 @@
 // vlmc's faster wasm kernels (runtime/wasm-kernels.ts) against the stock wasm kernels they replace,
 // on the same inputs: Sum over runs of non-last axes (average pooling), power-of-two 2-D
-// transposes (a 3-D transpose), Identity (shared data, one more reference), Reverse and GatherV2
-// (block copies).
+// transposes (a 3-D transpose), Identity and same-dtype Cast (shared data, one more reference),
+// Reverse and GatherV2 (block copies).
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmKernelsEnabled } from "../runtime/wasm-kernels.js";
@@ -96,6 +96,19 @@ describe("vlmc wasm kernels equal the stock wasm kernels", () => {
     expect(Array.from(other.fast.dataSync())).toEqual(Array.from(other.stock.dataSync()));
     expect(() => tf.gather(x, tf.tensor1d([shape[0]!], "int32"), 0)).toThrow();
     tf.dispose([x, indices, stock, fast, other.stock, other.fast]);
+  });
+
+  test("cast to the same dtype shares the data; to another dtype converts", () => {
+    const x = rnd([4, 3], 13);
+    const before = tf.memory().numDataBuffers;
+    const same = tf.cast(x, "float32");
+    expect(tf.memory().numDataBuffers).toBe(before);
+    const { stock, fast } = both(() => tf.cast(x, "int32"));
+    expect(fast.dtype).toBe("int32");
+    expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+    x.dispose();
+    expect(same.dataSync().length).toBe(12);
+    tf.dispose([same, stock, fast]);
   });
 
   test("identity shares the data and outlives its input; gradients through saved tensors agree", () => {

@@ -9,6 +9,8 @@
 //   Φ(x) + x · φ(x), with tfjs's own erf (Abramowitz–Stegun 7.1.26, |error| < 1.5e-7, the formula
 //   of tfjs's Erf kernels) and a vectorised exp. tfjs runs ~5 kernels forward and ~12 backward
 //   with a scalar exp and erf; here one pass each.
+// - relu_grad: dy · step(x) in one pass, step(x) = 1 for x > 0, NaN for NaN, else 0 — tfjs's
+//   Step, Cast and Multiply (three passes) with the same float32 products, so bit-identical.
 #include <wasm_simd128.h>
 
 #define EXPORT(name) __attribute__((export_name(name)))
@@ -121,3 +123,14 @@ void gelu_grad(const float *x, const float *dy, float *dx, int n) {
     store_n(dx + i, wasm_f32x4_mul(load_n(dy + i, n - i), wasm_f32x4_add(cdf, wasm_f32x4_mul(xi, pdf))), n - i);
   }
 }
+
+EXPORT("relu_grad")
+void relu_grad(const float *x, const float *dy, float *dx, int n) {
+  for (int i = 0; i < n; i += 4) {
+    v128_t xi = load_n(x + i, n - i);
+    v128_t step = wasm_v128_and(wasm_f32x4_gt(xi, wasm_f32x4_splat(0.0f)), wasm_f32x4_splat(1.0f));
+    step = wasm_v128_or(step, wasm_v128_and(wasm_f32x4_ne(xi, xi), wasm_f32x4_splat(__builtin_nanf(""))));
+    store_n(dx + i, wasm_f32x4_mul(load_n(dy + i, n - i), step), n - i);
+  }
+}
+

@@ -1,12 +1,14 @@
-// GELU (forward and backward) and the Adam update on the wasm backend as kernels of ours
-// (elementwise.c), registered with tfjs like any kernel so the engine tracks their outputs.
+// GELU (forward and backward), Relu's gradient and the Adam update on the wasm backend as kernels
+// of ours (elementwise.c), registered with tfjs like any kernel so the engine tracks their outputs.
 // Each replaces a chain of tfjs kernels — GELU ~5 forward and ~12 backward with a scalar exp and
-// erf, Adam ~13 per parameter — by one pass over the data. Callers ask the functions below, which
+// erf, Relu's gradient 3 (runtime/ops/relu-grad.ts picks it), Adam ~13 per parameter — by one
+// pass over the data. Callers ask the functions below, which
 // return undefined where the kernels cannot run (another backend, SIMD kernels off or missing),
 // and then keep their tfjs form.
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, Tensor, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset, wasmSimdKernels, type WasmBackendHeap, type WasmSimdKernels } from "./index.js";
+import { provideReluGrad, RELU_GRAD_KERNEL } from "../ops/relu-grad.js";
 
 export const GELU_KERNEL = "VlmcGelu";
 export const GELU_GRAD_KERNEL = "VlmcGeluGrad";
@@ -32,31 +34,37 @@ export interface AdamScalars {
   keep?: number;
 }
 
-/** Registers VlmcGelu, VlmcGeluGrad and VlmcAdam for wasm. Idempotent. */
+const size = (t: TensorInfo): number => tf.util.sizeFromShape(t.shape);
+
+/**
+ * Registers a one-output float32 kernel for wasm: `plan` names the input whose shape the output
+ * takes and the call that fills the output (its byte offset given).
+ */
+function registerElementwise(
+  kernelName: string,
+  plan: (simd: WasmSimdKernels, be: WasmBackendHeap, inputs: Record<string, TensorInfo>) => [TensorInfo, (out: number) => void],
+): void {
+  tf.registerKernel({
+    kernelName,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend }) => {
+      const { be, simd } = kernelsOf(backend, kernelName);
+      const [like, run] = plan(simd, be, inputs as Record<string, TensorInfo>);
+      const out = be.makeOutput([...like.shape], "float32");
+      run(heapOffset(be, out));
+      return out;
+    },
+  });
+}
+
+/** Registers VlmcGelu, VlmcGeluGrad, VlmcReluGrad and VlmcAdam for wasm. Idempotent. */
 export function registerElementwiseKernels(): void {
   if (tf.getKernel(GELU_KERNEL, "wasm")) return;
-  tf.registerKernel({
-    kernelName: GELU_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => {
-      const { be, simd } = kernelsOf(backend, GELU_KERNEL);
-      const { x } = inputs as { x: TensorInfo };
-      const out = be.makeOutput([...x.shape], "float32");
-      simd.gelu(heapOffset(be, x), heapOffset(be, out), tf.util.sizeFromShape(x.shape));
-      return out;
-    },
-  });
-  tf.registerKernel({
-    kernelName: GELU_GRAD_KERNEL,
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => {
-      const { be, simd } = kernelsOf(backend, GELU_GRAD_KERNEL);
-      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-      const out = be.makeOutput([...x.shape], "float32");
-      simd.geluGrad(heapOffset(be, x), heapOffset(be, dy), heapOffset(be, out), tf.util.sizeFromShape(x.shape));
-      return out;
-    },
-  });
+  registerElementwise(GELU_KERNEL, (simd, be, { x }) => [x!, (out) => simd.gelu(heapOffset(be, x!), out, size(x!))]);
+  // The gradients take x and dy, same shape; the output has x's shape.
+  registerElementwise(GELU_GRAD_KERNEL, (simd, be, { x, dy }) => [x!, (out) => simd.geluGrad(heapOffset(be, x!), heapOffset(be, dy!), out, size(x!))]);
+  registerElementwise(RELU_GRAD_KERNEL, (simd, be, { x, dy }) => [x!, (out) => simd.reluGrad(heapOffset(be, x!), heapOffset(be, dy!), out, size(x!))]);
+  provideReluGrad("wasm", () => wasmSimdKernels(tf.backend() as unknown as WasmBackendHeap) !== undefined);
   tf.registerKernel({
     kernelName: ADAM_KERNEL,
     backendName: "wasm",

@@ -27,6 +27,8 @@ export interface WasmSimdKernels {
   gelu(x: number, y: number, n: number): void;
   /** dx [n] = dy · GELU'(x). */
   geluGrad(x: number, dy: number, dx: number, n: number): void;
+  /** dx [n] = dy · step(x) (Relu's gradient, tfjs's NaN rule). */
+  reluGrad(x: number, dy: number, dx: number, n: number): void;
   /** One Adam/AdamW step of n values into new p, m, v (elementwise.c has the formula). */
   adamUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number,
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, sqrtCorrection2: number, eps: number,
@@ -78,6 +80,7 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Wa
       maxPoolGrad: e["max_pool_grad"]!,
       gelu: e["gelu"]!,
       geluGrad: e["gelu_grad"]!,
+      reluGrad: e["relu_grad"]!,
       adamUpdate: e["adam_update"]!,
       matmulScratchBytes: e["matmul_scratch_bytes"]!,
       batchMatmul: e["batch_matmul"]!,
