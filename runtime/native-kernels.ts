@@ -9,9 +9,10 @@
 //
 // And one gradient: tfjs differentiates Relu as dy · cast(step(x)), and tfjs-node builds Step out
 // of five TensorFlow ops (Fill, Greater, Select, IsNan, Select) — seven kernels, 0.6 ms for a
-// LeNet-5 first-layer activation. TensorFlow's own ReluGrad op is one kernel with the same result
-// (dy where x > 0, else 0); on native TensorFlow the Relu gradient runs it (VlmcReluGrad,
-// runtime/ops/relu-grad.ts).
+// LeNet-5 first-layer activation. TensorFlow's own ReluGrad op is one kernel (dy where x > 0, else
+// 0); on native TensorFlow the Relu gradient runs it (VlmcReluGrad, runtime/ops/relu-grad.ts). The
+// one difference: where x is NaN it gives 0, tfjs's form NaN (as PyTorch's and TensorFlow's own
+// gradients give 0, this was accepted; the wasm kernel keeps tfjs's NaN).
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { wrapKernel, type StockKernel } from "./kernel-wrap.js";

@@ -122,9 +122,11 @@ function reverseFast(stockReverse: Stock): Stock {
     const backend = args.backend as WasmBackendLike;
     const bytes4 = x.dtype === "float32" || x.dtype === "int32";
     if (!enabled || !bytes4 || x.shape.length === 0) return stockReverse(args);
-    const axes = new Set(tf.util.parseAxisParam((args.attrs as { dims: number | number[] }).dims, x.shape));
+    const listed = tf.util.parseAxisParam((args.attrs as { dims: number | number[] }).dims, x.shape);
+    const axes = new Set(listed);
     const last = Math.max(-1, ...axes);
-    if (last < 0) return stockReverse(args);
+    // An axis listed twice is flipped twice by the stock kernel (a no-op); leave such calls to it.
+    if (last < 0 || axes.size !== listed.length) return stockReverse(args);
     // One block per position of the axes up to the last reversed one; each block contiguous.
     const outer = x.shape.slice(0, last + 1);
     const block = tf.util.sizeFromShape(x.shape.slice(last + 1));

@@ -70,6 +70,14 @@ describe("elementwise SIMD kernels equal the tfjs forms on wasm", () => {
     expect(calls).toBe(1);
   });
 
+  test("gelu's gradient vanishes far out on the negative side, as the tfjs form's does", () => {
+    const data = new Float32Array([-1e38, -1e30, -1e6, -40, -13, 13, 40, 1e6, 1e30]);
+    const run = () => tf.tidy(() => Array.from(tf.grad((t: tf.Tensor) => tf.sum(ops.gelu(t)))(tf.tensor1d(data)).dataSync()));
+    const { off, on } = offAndOn(run);
+    expect(on.slice(0, 4)).toEqual([0, 0, 0, 0]); // e^(−x²/2) underflows: no x · φ(x) left
+    expect(relativeError(on, off)).toBeLessThan(2e-6);
+  });
+
   const configs: OptimizerConfig[] = [
     { name: "adam" },
     { name: "adamw", weightDecay: 0.1 },

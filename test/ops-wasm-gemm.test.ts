@@ -5,6 +5,7 @@
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmGemmEnabled, wasmGemmActive } from "../runtime/wasm-simd/matmul.js";
+import { wasmSimdKernels, type WasmBackendHeap } from "../runtime/wasm-simd/index.js";
 import { numel, randomArray, relativeError, useBackend } from "./ops-support.js";
 
 type Case = { as: number[]; bs: number[]; ta: boolean; tb: boolean };
@@ -28,12 +29,21 @@ for (const [m, k, n] of SIZES) for (const [la, lb] of BATCHES) for (const ta of 
 // One large product: several M blocks (64) and N blocks (512).
 CASES.push({ as: [600, 20], bs: [20, 520], ta: false, tb: false }, { as: [20, 600], bs: [520, 20], ta: true, tb: true });
 
-async function product(backend: "cpu" | "wasm", c: Case, a: Float32Array, b: Float32Array): Promise<{ shape: number[]; data: Float32Array }> {
+/** op(a) · op(b) on `backend`, with the number of calls into our GEMM (wasm). */
+async function product(backend: "cpu" | "wasm", c: Case, a: Float32Array, b: Float32Array): Promise<{ shape: number[]; data: Float32Array; ours: number }> {
   await useBackend(backend);
-  const y = tf.tidy(() => tf.matMul(tf.tensor(a, c.as), tf.tensor(b, c.bs), c.ta, c.tb));
-  const out = { shape: y.shape, data: (await y.data()) as Float32Array };
-  y.dispose();
-  return out;
+  const simd = backend === "wasm" ? wasmSimdKernels(tf.backend() as unknown as WasmBackendHeap) : undefined;
+  const gemm = simd?.batchMatmul;
+  let ours = 0;
+  if (simd && gemm) simd.batchMatmul = (...args) => { ours++; gemm(...args); };
+  try {
+    const y = tf.tidy(() => tf.matMul(tf.tensor(a, c.as), tf.tensor(b, c.bs), c.ta, c.tb));
+    const out = { shape: y.shape, data: (await y.data()) as Float32Array, ours };
+    y.dispose();
+    return out;
+  } finally {
+    if (simd && gemm) simd.batchMatmul = gemm;
+  }
 }
 
 describe("BatchMatMul on our wasm GEMM", () => {
@@ -51,6 +61,7 @@ describe("BatchMatMul on our wasm GEMM", () => {
       const a = randomArray(numel(c.as), 1), b = randomArray(numel(c.bs), 2);
       const ref = await product("cpu", c, a, b);
       const ours = await product("wasm", c, a, b);
+      expect(ours.ours, "our GEMM ran").toBe(1);
       expect(ours.shape).toEqual(ref.shape);
       expect(relativeError(ours.data, ref.data)).toBeLessThan(1e-5);
     });
@@ -60,7 +71,9 @@ describe("BatchMatMul on our wasm GEMM", () => {
     const a = randomArray(numel(c.as), 3), b = randomArray(numel(c.bs), 4);
     const ref = await product("cpu", c, a, b);
     setWasmGemmEnabled(false);
-    expect(relativeError((await product("wasm", c, a, b)).data, ref.data)).toBeLessThan(1e-5);
+    const stock = await product("wasm", c, a, b);
+    expect(stock.ours).toBe(0);
+    expect(relativeError(stock.data, ref.data)).toBeLessThan(1e-5);
   });
 
   // The gradient lowering (runtime/ops/wasm-gradients.ts) passes transpose flags to our GEMM.

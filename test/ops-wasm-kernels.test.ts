@@ -69,6 +69,7 @@ describe("vlmc wasm kernels equal the stock wasm kernels", () => {
     [[2, 3, 4], [0, 1, 2]],
     [[7], [0]],
     [[5, 1, 2], [1]],
+    [[4, 3], [0, 0]], // listed twice: flipped twice, i.e. not at all
   ] as const)("reverse %j over %j", (shape, axes) => {
     const x = rnd([...shape], 11);
     const xi = tf.cast(tf.mul(x, 100), "int32");

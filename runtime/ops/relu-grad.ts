@@ -1,8 +1,9 @@
 // Relu's gradient as one kernel where a backend has one. tfjs differentiates Relu as
 // dy · cast(step(x)): three kernels, each a pass over the activation (on native TensorFlow Step
 // alone is five TensorFlow ops). A backend that registers VlmcReluGrad (dy where x > 0, else 0:
-// native TensorFlow's ReluGrad op, runtime/native-kernels.ts; a SIMD kernel on wasm,
-// runtime/wasm-simd/elementwise.ts) and says it can run it now gets that one kernel instead; every
+// native TensorFlow's ReluGrad op, runtime/native-kernels.ts, which gives 0 where x is NaN; a SIMD
+// kernel on wasm, runtime/wasm-simd/elementwise.ts, bit-identical to tfjs's form, NaN included)
+// and says it can run it now gets that one kernel instead; every
 // other backend keeps tfjs's gradient. tfjs has one gradient registry for all backends, so the
 // choice is made when the gradient runs.
 import * as tf from "@tensorflow/tfjs-core";

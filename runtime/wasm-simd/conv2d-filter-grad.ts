@@ -32,11 +32,13 @@ export function registerConv2DFilterGradKernel(): void {
       const a = attrs as unknown as FilterGradAttrs;
       const [n, h, w, ci] = x.shape as [number, number, number, number];
       const [, ho, wo, co] = dy.shape as [number, number, number, number];
-      const out = be.makeOutput([a.filterHeight, a.filterWidth, ci, co], "float32");
+      // Scratch before the output, so that a failed allocation leaves nothing behind.
       const scratch = be.wasm._malloc(simd.conv2dFilterGradScratchBytes(a.filterHeight, a.filterWidth, ci, co));
       // 0 is malloc's failure, and address 0 holds tfjs's own data.
       if (scratch === 0) throw new Error(`${CONV2D_FILTER_GRAD_KERNEL}: out of wasm memory`);
+      let out: TensorInfo;
       try {
+        out = be.makeOutput([a.filterHeight, a.filterWidth, ci, co], "float32");
         simd.conv2dFilterGrad(heapOffset(be, x), heapOffset(be, dy), heapOffset(be, out), scratch, n, h, w, ci, ho, wo, co,
           a.filterHeight, a.filterWidth, a.strideHeight, a.strideWidth, a.padTop, a.padLeft);
       } finally {

@@ -50,12 +50,16 @@ function conv2dFast(stock: Stock): Stock {
       filter.shape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode);
     if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return stock(args);
     if (tf.util.sizeFromShape(info.outShape) === 0 || info.inChannels === 0) return stock(args);
+    // tf.conv2d checks this; a direct runKernel need not, and the kernel would read past the filter.
+    if (filter.shape[2] !== x.shape[3]) return stock(args);
     if (!oursIsFaster(info)) return stock(args);
-    const out = be.makeOutput(info.outShape, "float32");
+    // Scratch before the output, so that a failed allocation leaves nothing behind.
     const scratch = be.wasm._malloc(simd.conv2dScratchBytes(info.filterHeight, info.filterWidth, info.inChannels, info.outChannels));
     // 0 is malloc's failure, and address 0 holds tfjs's own data.
     if (scratch === 0) throw new Error("Conv2D: out of wasm memory");
+    let out: TensorInfo;
     try {
+      out = be.makeOutput(info.outShape, "float32");
       simd.conv2d(heapOffset(be, x), heapOffset(be, filter), heapOffset(be, out), scratch, info.batchSize, info.inHeight,
         info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight, info.filterWidth,
         info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);

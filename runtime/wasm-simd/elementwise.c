@@ -51,8 +51,10 @@ void adam_update(const float *p, const float *g, const float *m, const float *v,
 }
 
 // exp(x) for x ≤ 0 (all callers pass −z²): Cephes' expf — x = n·ln2 + r, |r| ≤ ln2/2, a degree-7
-// polynomial for e^r, 2^n from the exponent bits. Relative error ~1e-7; inputs below −87 give 0.
+// polynomial for e^r, 2^n from the exponent bits. Relative error ~1e-7; inputs below −87 give 0
+// (expf underflows there too; a clamped value would leak e^-87 · x into GELU's gradient at huge |x|).
 static inline v128_t exp_nonpositive(v128_t x) {
+  v128_t representable = wasm_f32x4_ge(x, wasm_f32x4_splat(-87.0f));
   x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.0f));
   v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
@@ -65,7 +67,7 @@ static inline v128_t exp_nonpositive(v128_t x) {
   y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(5.0000001201e-1f));
   y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(y, r), r), r), wasm_f32x4_splat(1.0f));
   v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_f32x4_mul(y, scale);
+  return wasm_v128_and(wasm_f32x4_mul(y, scale), representable);
 }
 
 // erf(z) as tfjs computes it: sign(z) · (1 − t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5)))) · e^(−z²)),

@@ -51,14 +51,16 @@ function batchMatMulFast(stock: Stock): Stock {
     const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2)), batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
     if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return stock(args);
     if (m * n * k === 0) return stock(args);
-    const out = be.makeOutput([...outer, m, n], "float32");
     // A batch of untransposed A against one B is one taller product: B is packed once.
     const fold = batchB === 1 && batchA === batch && !transposeA;
     const [products, rows] = fold ? [1, batch * m] : [batch, m];
+    // Scratch before the output, so that a failed allocation leaves nothing behind.
     const scratch = be.wasm._malloc(simd.matmulScratchBytes(rows, n, k));
     // 0 is malloc's failure, and address 0 holds tfjs's own data.
     if (scratch === 0) throw new Error("BatchMatMul: out of wasm memory");
+    let out: TensorInfo;
     try {
+      out = be.makeOutput([...outer, m, n], "float32");
       simd.batchMatmul(heapOffset(be, a), heapOffset(be, b), heapOffset(be, out), scratch, products, fold ? 1 : batchA, batchB,
         rows, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
     } finally {
