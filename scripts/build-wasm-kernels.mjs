@@ -8,6 +8,12 @@
 //   node scripts/build-wasm-kernels.mjs --out FILE   build into FILE instead (test: is it up to date?)
 //   node scripts/build-wasm-kernels.mjs --check FILE only check FILE (exit 1 with the problems)
 //
+// A second module, kernels-shared.wasm, is matmul.c alone built for a shared memory (atomics,
+// bulk memory; it imports a shared env.memory of at most SHARED_MAX_BYTES): runtime/wasm-simd/
+// threads.ts runs it on a memory shared with a worker thread. It gets the same check (no stack, no
+// data segments, only the memory import, which must be shared). The default build writes both;
+// --out/--check only the first; --out-shared FILE / --check-shared FILE the shared one.
+//
 // wasm-ld always defines a __stack_pointer global, used or not. The build drops the global (and
 // the unused function table) section; the check then demands no global, data, memory or start
 // section and a module that validates — with no globals at all, a function touching the stack
@@ -21,6 +27,10 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const sources = ["kernels.c", "elementwise.c", "matmul.c", "conv2d.c"].map((f) => join(root, "runtime/wasm-simd", f));
 const committed = join(root, "runtime/wasm-simd/kernels.wasm");
+const sharedSources = ["matmul.c"].map((f) => join(root, "runtime/wasm-simd", f));
+const committedShared = join(root, "runtime/wasm-simd/kernels-shared.wasm");
+/** The shared module's maximum memory (threads.ts creates its memory with this maximum). */
+const SHARED_MAX_BYTES = 1 << 30;
 
 const SECTION = { custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6, export: 7, start: 8, element: 9, code: 10, data: 11, dataCount: 12 };
 const ALLOWED = new Set([SECTION.custom, SECTION.type, SECTION.import, SECTION.function, SECTION.export, SECTION.code]);
@@ -61,14 +71,14 @@ function problems(bytes) {
   return found;
 }
 
-function build(out) {
+function build(out, srcs = sources, extra = []) {
   const tmp = mkdtempSync(join(tmpdir(), "vlmc-wasm-"));
   try {
     const linked = join(tmp, "linked.wasm");
     execFileSync("clang-14", [
       "--target=wasm32", "-O3", "-msimd128", "-nostdlib", "-ffreestanding", "-fno-builtin", "-Wall", "-Wextra", "-Werror",
-      "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all",
-      "-o", linked, ...sources,
+      "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--strip-all", ...extra,
+      "-o", linked, ...srcs,
     ], { stdio: "inherit" });
     const bytes = readFileSync(linked);
     const kept = sections(bytes).filter((s) => s.id !== SECTION.global && s.id !== SECTION.table);
@@ -78,7 +88,36 @@ function build(out) {
   }
 }
 
+/** problems(), plus: the imported memory must be shared (the module was built for threads). */
+function sharedProblems(bytes) {
+  const found = problems(bytes);
+  if (found.length > 0) return found;
+  try {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_BYTES / 65536, shared: true });
+    new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  } catch (e) {
+    found.push(`does not instantiate on a shared memory: ${e.message}`);
+  }
+  return found;
+}
+
 const args = process.argv.slice(2);
+if (args[0] === "--out-shared" || args[0] === "--check-shared") {
+  const file = args[1];
+  if (!file) throw new Error("usage: build-wasm-kernels.mjs [--out-shared FILE | --check-shared FILE]");
+  if (args[0] === "--out-shared") buildShared(file);
+  const found = sharedProblems(readFileSync(file));
+  if (found.length > 0) {
+    console.error(`${file}: unsafe:\n  ${found.join("\n  ")}`);
+    process.exit(1);
+  }
+  console.log(`${file}: ok`);
+  process.exit(0);
+}
+
+function buildShared(out) {
+  build(out, sharedSources, ["-matomics", "-mbulk-memory", "-Wl,--shared-memory", `-Wl,--max-memory=${SHARED_MAX_BYTES}`]);
+}
 const checkOnly = args[0] === "--check";
 const target = args[0] === "--out" || checkOnly ? args[1] : committed;
 if (!target) throw new Error("usage: build-wasm-kernels.mjs [--out FILE | --check FILE]");
@@ -89,3 +128,12 @@ if (found.length > 0) {
   process.exit(1);
 }
 console.log(`${target}: ok`);
+if (args.length === 0) {
+  buildShared(committedShared);
+  const sharedFound = sharedProblems(readFileSync(committedShared));
+  if (sharedFound.length > 0) {
+    console.error(`${committedShared}: unsafe:\n  ${sharedFound.join("\n  ")}`);
+    process.exit(1);
+  }
+  console.log(`${committedShared}: ok`);
+}

@@ -3,7 +3,7 @@
 // JS loop it replaces, and the binary itself (safe to run on tfjs's memory, built from kernels.c).
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -11,8 +11,8 @@ import { maxPoolGradLowered } from "../runtime/ops/wasm-gradients.js";
 import { CONV2D_FILTER_GRAD_KERNEL, conv2dFilterGradSimd } from "../runtime/wasm-simd/conv2d-filter-grad.js";
 import { KERNELS_WASM, setWasmSimdEnabled, wasmSimdKernels, type WasmBackendHeap } from "../runtime/wasm-simd/index.js";
 import { numel, randomArray, relativeError, rng, useBackend } from "./ops-support.js";
+import { BUILD_SCRIPT, expectRebuildMatches, haveClang } from "./wasm-build-support.js";
 
-const BUILD_SCRIPT = join(import.meta.dirname, "..", "scripts", "build-wasm-kernels.mjs");
 
 type Pad = "valid" | "same";
 type Pair = [number, number];
@@ -161,16 +161,7 @@ describe("kernels.wasm", () => {
     }
   });
 
-  const haveClang = spawnSync("clang-14", ["--version"]).status === 0;
   test.skipIf(!haveClang)("is up to date with its C sources (rebuilt with clang-14)", () => {
-    const dir = mkdtempSync(join(tmpdir(), "vlmc-wasm-build-"));
-    try {
-      const out = join(dir, "kernels.wasm");
-      const r = spawnSync(process.execPath, [BUILD_SCRIPT, "--out", out], { encoding: "utf8" });
-      expect(r.status, r.stderr).toBe(0);
-      expect(Buffer.compare(readFileSync(out), readFileSync(KERNELS_WASM)), "run `npm run build:wasm` and commit kernels.wasm").toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expectRebuildMatches("--out", KERNELS_WASM);
   });
 });

@@ -82,7 +82,10 @@ function trainOne(family, opts) {
     const logPath = join(opts.out, `${family.key}.log`);
     process.stderr.write(`start ${family.family}: ${command} (output in ${logPath})\n`);
     const log = createWriteStream(logPath);
-    child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Trainings side by side share the cores: each runs single-threaded (no wasm GEMM worker),
+    // unless the user chose VLMC_WASM_THREADS.
+    const env = process.env.VLMC_WASM_THREADS === undefined ? { ...process.env, VLMC_WASM_THREADS: "0" } : process.env;
+    child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
     child.on("close", () => log.end());

@@ -77,6 +77,15 @@ export async function runSweep(runs: SweepRun[], options: RunnerOptions): Promis
   return outcomes;
 }
 
+/**
+ * Runs side by side already share the cores: each run's wasm GEMM worker (runtime/wasm-simd/
+ * threads.ts) would make its main thread wait for a thread the other runs keep busy. So with more
+ * than one job the children run single-threaded, unless the user chose VLMC_WASM_THREADS.
+ */
+function singleThreadedWhenParallel(jobs: number): NodeJS.ProcessEnv {
+  return jobs > 1 && process.env["VLMC_WASM_THREADS"] === undefined ? { VLMC_WASM_THREADS: "0" } : {};
+}
+
 async function runOne(run: SweepRun, options: RunnerOptions): Promise<RunOutcome> {
   const logPath = join(run.dir, TRAIN_LOG);
   if ((options.reuse ?? true) && isFinishedRun(run)) {
@@ -96,7 +105,7 @@ async function runOne(run: SweepRun, options: RunnerOptions): Promise<RunOutcome
   const [command, ...launcherArgs] = options.launcher;
   const child = spawn(command!, [...launcherArgs, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
+    env: { ...singleThreadedWhenParallel(options.jobs), ...process.env, ...options.env },
   });
   child.stdout.pipe(log, { end: false });
   let pending = "";

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "./index.js";
 import { wrapKernel, type StockKernel } from "../kernel-wrap.js";
-
+import { batchMatmulThreaded } from "./threads.js";
 
 let enabled = process.env["VLMC_WASM_GEMM"] !== "0";
 /** Turns our GEMM off (the stock BatchMatMul runs) or on; for A/B measurements and tests. */
@@ -61,8 +61,12 @@ function batchMatMulFast(stock: Stock): Stock {
     let out: TensorInfo;
     try {
       out = be.makeOutput([...outer, m, n], "float32");
-      simd.batchMatmul(heapOffset(be, a), heapOffset(be, b), heapOffset(be, out), scratch, products, fold ? 1 : batchA, batchB,
-        rows, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
+      const [pa, pb, pc] = [heapOffset(be, a), heapOffset(be, b), heapOffset(be, out)];
+      // Large products are split with a worker thread unless VLMC_WASM_THREADS=0 (threads.ts).
+      if (!batchMatmulThreaded(simd, be.wasm.asm!.memory as WebAssembly.Memory, pa, pb, pc, scratch, products,
+        fold ? 1 : batchA, batchB, rows, n, k, transposeA, transposeB)) {
+        simd.batchMatmul(pa, pb, pc, scratch, products, fold ? 1 : batchA, batchB, rows, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
+      }
     } finally {
       be.wasm._free(scratch);
     }
