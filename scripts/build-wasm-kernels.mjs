@@ -8,8 +8,8 @@
 //   node scripts/build-wasm-kernels.mjs --out FILE   build into FILE instead (test: is it up to date?)
 //   node scripts/build-wasm-kernels.mjs --check FILE only check FILE (exit 1 with the problems)
 //
-// A second module, kernels-shared.wasm, is matmul.c alone built for a shared memory (atomics,
-// bulk memory; it imports a shared env.memory of at most SHARED_MAX_BYTES): runtime/wasm-simd/
+// A second module, kernels-shared.wasm, is matmul.c, conv2d.c and kernels.c built for a shared
+// memory (atomics, bulk memory; it imports a shared env.memory of at most SHARED_MAX_BYTES): runtime/wasm-simd/
 // threads.ts runs it on a memory shared with a worker thread. It gets the same check (no stack, no
 // data segments, only the memory import, which must be shared). The default build writes both;
 // --out/--check only the first; --out-shared FILE / --check-shared FILE the shared one.
@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const sources = ["kernels.c", "elementwise.c", "matmul.c", "conv2d.c"].map((f) => join(root, "runtime/wasm-simd", f));
 const committed = join(root, "runtime/wasm-simd/kernels.wasm");
-const sharedSources = ["matmul.c"].map((f) => join(root, "runtime/wasm-simd", f));
+const sharedSources = ["matmul.c", "conv2d.c", "kernels.c"].map((f) => join(root, "runtime/wasm-simd", f));
 const committedShared = join(root, "runtime/wasm-simd/kernels-shared.wasm");
 /** The shared module's maximum memory (threads.ts creates its memory with this maximum). */
 const SHARED_MAX_BYTES = 1 << 30;

@@ -9,10 +9,12 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import {
-  GEMM_WORKER, KERNELS_SHARED_WASM, setWasmThreadsEnabled, setWasmThreadsMinFlops, wasmThreadedRuns, wasmThreadsReady,
+  CONTROL_BYTES, GEMM_WORKER, KERNELS_SHARED_WASM, setWasmThreadsEnabled, setWasmThreadsMinFlops, wasmThreadedRuns, wasmThreadsReady,
 } from "../runtime/wasm-simd/threads.js";
 import { numel, randomArray, relativeError, useBackend } from "./ops-support.js";
 import { BUILD_SCRIPT, expectRebuildMatches, haveClang } from "./wasm-build-support.js";
+import { setWasmConvEveryShape } from "../runtime/wasm-simd/conv2d.js";
+import { conv2dFilterGradSimd } from "../runtime/wasm-simd/conv2d-filter-grad.js";
 
 
 type Case = { as: number[]; bs: number[]; ta: boolean; tb: boolean };
@@ -76,13 +78,70 @@ describe.skipIf(availableParallelism() < 2)("threaded BatchMatMul on wasm", () =
     }
   });
 
+  // Conv2D and its filter gradient split by batch: threaded against single-threaded, same kernel.
+  type Conv = { xs: [number, number, number, number]; ks: [number, number, number, number]; strides: [number, number]; pad: "same" | "valid" };
+  const CONVS: Conv[] = [
+    { xs: [2, 7, 6, 3], ks: [3, 3, 3, 6], strides: [1, 1], pad: "same" },
+    { xs: [3, 9, 10, 5], ks: [5, 5, 5, 17], strides: [2, 2], pad: "same" },
+    { xs: [5, 8, 8, 16], ks: [3, 3, 16, 16], strides: [2, 2], pad: "valid" },
+    { xs: [4, 12, 12, 32], ks: [3, 3, 32, 64], strides: [1, 1], pad: "same" },
+    { xs: [3, 11, 13, 1], ks: [3, 3, 1, 16], strides: [2, 1], pad: "valid" },
+    { xs: [7, 6, 6, 64], ks: [1, 1, 64, 17], strides: [1, 1], pad: "valid" },
+    { xs: [1, 9, 9, 8], ks: [3, 3, 8, 16], strides: [1, 1], pad: "same" }, // n = 1: not split
+  ];
+  const convInfo = (c: Conv) => tf.backend_util.computeConv2DInfo(c.xs, c.ks, c.strides, 1, c.pad);
+
+  /** f on wasm with the threaded path on or off: its result and how many threaded runs it took. */
+  async function withThreads(on: boolean, f: () => tf.Tensor) {
+    await useBackend("wasm");
+    setWasmThreadsEnabled(on);
+    const before = wasmThreadedRuns();
+    try {
+      const y = f();
+      const out = { shape: y.shape, data: (await y.data()) as Float32Array };
+      y.dispose();
+      return { ...out, threaded: wasmThreadedRuns() - before };
+    } finally {
+      setWasmThreadsEnabled(true);
+    }
+  }
+
+  /** `run` threaded equals `run` single-threaded, and took the split exactly when there are 2+ images. */
+  async function expectSplitByBatch(c: (typeof CONVS)[number], run: () => tf.Tensor): Promise<void> {
+    const ref = await withThreads(false, run);
+    const ours = await withThreads(true, run);
+    expect(ref.threaded).toBe(0);
+    expect(ours.threaded, "threaded path ran").toBe(c.xs[0] >= 2 ? 1 : 0);
+    expect(ours.shape).toEqual(ref.shape);
+    expect(relativeError(ours.data, ref.data)).toBeLessThan(1e-5);
+  }
+
+  test.each(CONVS.map((c) => [JSON.stringify(c.xs), JSON.stringify(c.ks), JSON.stringify(c.strides), c.pad, c] as const))(
+    "conv2d x %s filter %s strides %s %s", async (_x, _k, _s, _p, c) => {
+      const x = randomArray(numel(c.xs), 5), k = randomArray(numel(c.ks), 6);
+      setWasmConvEveryShape(true);
+      try {
+        await expectSplitByBatch(c, () => tf.tidy(() => tf.conv2d(tf.tensor4d(x, c.xs), tf.tensor4d(k, c.ks), c.strides, c.pad)));
+      } finally {
+        setWasmConvEveryShape(false);
+      }
+    });
+
+  test.each(CONVS.map((c) => [JSON.stringify(c.xs), JSON.stringify(c.ks), JSON.stringify(c.strides), c.pad, c] as const))(
+    "conv2d filter gradient x %s filter %s strides %s %s", async (_x, _k, _s, _p, c) => {
+      const info = convInfo(c);
+      const x = randomArray(numel(c.xs), 7), dy = randomArray(numel(info.outShape), 8);
+      await expectSplitByBatch(c, () => tf.tidy(() => conv2dFilterGradSimd(tf.tensor4d(x, c.xs), tf.tensor(dy, info.outShape),
+        [c.ks[0], c.ks[1]], c.strides, info.padInfo.top, info.padInfo.left)!));
+    });
+
   test("kernels-shared.wasm passes the safety check", () => {
     const r = spawnSync(process.execPath, [BUILD_SCRIPT, "--check-shared", KERNELS_SHARED_WASM], { encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
   });
 
-  test.skipIf(!haveClang)("kernels-shared.wasm is built from matmul.c", () => {
+  test.skipIf(!haveClang)("kernels-shared.wasm is built from matmul.c, conv2d.c and kernels.c", () => {
     expectRebuildMatches("--out-shared", KERNELS_SHARED_WASM);
   });
 
@@ -92,13 +151,13 @@ describe.skipIf(availableParallelism() < 2)("threaded BatchMatMul on wasm", () =
       import { readFileSync } from "node:fs";
       const module = new WebAssembly.Module(readFileSync(${JSON.stringify(KERNELS_SHARED_WASM)}));
       const memory = new WebAssembly.Memory({ initial: 2, maximum: 16384, shared: true });
-      const control = new SharedArrayBuffer(64), ctl = new Int32Array(control);
+      const control = new SharedArrayBuffer(${CONTROL_BYTES}), ctl = new Int32Array(control);
       const w = new Worker(${JSON.stringify(GEMM_WORKER)}, { workerData: { module, memory, control }, execArgv: [] });
       w.unref();
       while (Atomics.load(ctl, 2) === 0) Atomics.wait(ctl, 2, 0, 100);
       const f = new Float32Array(memory.buffer);
       f.set([1, 2, 3, 4], 16); f.set([5, 6, 7, 8], 20);
-      [64, 80, 96, 128, 1, 1, 1, 2, 2, 2, 0, 0].forEach((v, i) => (ctl[4 + i] = v));
+      [0, 64, 80, 96, 128, 1, 1, 1, 2, 2, 2, 0, 0].forEach((v, i) => (ctl[4 + i] = v)); // kernel 0: batch_matmul
       Atomics.store(ctl, 0, 1); Atomics.notify(ctl, 0);
       while (Atomics.load(ctl, 1) !== 1) Atomics.wait(ctl, 1, 0, 100);
       console.log(ctl[3], Array.from(f.subarray(24, 28)).join(","));`;

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, Tensor, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "./index.js";
+import { conv2dFilterGradThreaded } from "./threads.js";
 
 export const CONV2D_FILTER_GRAD_KERNEL = "VlmcConv2DFilterGrad";
 
@@ -39,8 +40,10 @@ export function registerConv2DFilterGradKernel(): void {
       let out: TensorInfo;
       try {
         out = be.makeOutput([a.filterHeight, a.filterWidth, ci, co], "float32");
-        simd.conv2dFilterGrad(heapOffset(be, x), heapOffset(be, dy), heapOffset(be, out), scratch, n, h, w, ci, ho, wo, co,
-          a.filterHeight, a.filterWidth, a.strideHeight, a.strideWidth, a.padTop, a.padLeft);
+        const grad = [heapOffset(be, x), heapOffset(be, dy), heapOffset(be, out), scratch, n, h, w, ci, ho, wo, co,
+          a.filterHeight, a.filterWidth, a.strideHeight, a.strideWidth, a.padTop, a.padLeft] as const;
+        // Large gradients of several images are split by batch with a worker thread unless VLMC_WASM_THREADS=0 (threads.ts).
+        if (!conv2dFilterGradThreaded(simd, be.wasm.asm!.memory as WebAssembly.Memory, ...grad)) simd.conv2dFilterGrad(...grad);
       } finally {
         be.wasm._free(scratch);
       }

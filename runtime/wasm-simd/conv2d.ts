@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Conv2DAttrs, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "./index.js";
 import { wrapKernel, type StockKernel } from "../kernel-wrap.js";
+import { conv2dThreaded } from "./threads.js";
 
 
 let enabled = process.env["VLMC_WASM_CONV"] !== "0";
@@ -60,9 +61,11 @@ function conv2dFast(stock: Stock): Stock {
     let out: TensorInfo;
     try {
       out = be.makeOutput(info.outShape, "float32");
-      simd.conv2d(heapOffset(be, x), heapOffset(be, filter), heapOffset(be, out), scratch, info.batchSize, info.inHeight,
+      const conv = [heapOffset(be, x), heapOffset(be, filter), heapOffset(be, out), scratch, info.batchSize, info.inHeight,
         info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight, info.filterWidth,
-        info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+        info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left] as const;
+      // Large convs of several images are split by batch with a worker thread unless VLMC_WASM_THREADS=0 (threads.ts).
+      if (!conv2dThreaded(simd, be.wasm.asm!.memory as WebAssembly.Memory, ...conv)) simd.conv2d(...conv);
     } finally {
       be.wasm._free(scratch);
     }

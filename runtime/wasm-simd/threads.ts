@@ -1,10 +1,11 @@
-// A second thread for wasm's large BatchMatMuls (on by default where the machine has two cores or
-// more; VLMC_WASM_THREADS=0 turns it off).
+// A second thread for wasm's large BatchMatMuls, Conv2Ds and Conv2D filter gradients (on by default
+// where the machine has two cores or more; VLMC_WASM_THREADS=0 turns it off). The convs split by
+// batch (conv2dThreaded, conv2dFilterGradThreaded, below); the rest of this comment is the GEMM's.
 //
 // tfjs-backend-wasm's memory is not shared, so the worker (gemm-worker.mjs) cannot read it. It runs
-// kernels-shared.wasm (matmul.c built for a shared memory) on a shared WebAssembly.Memory of our
-// own: for a product of at least `minFlops`, the main thread copies the worker's part of the
-// operands there (bump allocation from address 64, reset per call), writes the arguments into a
+// kernels-shared.wasm (matmul.c, conv2d.c and kernels.c built for a shared memory) on a shared
+// WebAssembly.Memory of our own: for a product of at least `minFlops`, the main thread copies the
+// worker's part of the operands there (bump allocation from address 64, reset per call), writes the arguments into a
 // small shared Int32Array and notifies; it then computes its own part in place on tfjs's memory
 // with the ordinary kernels, waits for the worker's DONE word and copies (or, for a K split, adds)
 // the worker's part of C into the output. The split:
@@ -28,8 +29,11 @@ export const GEMM_WORKER = join(vlmcRoot(), "runtime", "wasm-simd", "gemm-worker
 /** The shared memory's maximum (kernels-shared.wasm declares 1 GiB; scripts/build-wasm-kernels.mjs). */
 const MAX_PAGES = 16384;
 const PAGE = 65536;
-// Control slots; the same numbers as gemm-worker.mjs.
-const SEQ = 0, DONE = 1, READY = 2, STATUS = 3, PARAMS = 4;
+// Control slots and kernel ids; the same numbers as gemm-worker.mjs.
+const SEQ = 0, DONE = 1, READY = 2, STATUS = 3, KERNEL = 4, PARAMS = 5;
+const BATCH_MATMUL = 0, CONV2D = 1, CONV2D_FILTER_GRAD = 2;
+/** Bytes of the control block (PARAMS + 17 arguments fit). */
+export const CONTROL_BYTES = 128;
 
 let enabled = process.env["VLMC_WASM_THREADS"] !== "0";
 /** Turns the threaded GEMM on or off (off: every product single-threaded); for A/B runs and tests. */
@@ -66,7 +70,7 @@ function start(): Pool | null {
   try {
     const module = new WebAssembly.Module(readFileSync(KERNELS_SHARED_WASM));
     const memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
-    const control = new SharedArrayBuffer(64);
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
     const worker = new Worker(GEMM_WORKER, { workerData: { module, memory, control }, execArgv: [] });
     worker.unref();
     const p: Pool = { worker, memory, ctl: new Int32Array(control), seq: 0, failed: false };
@@ -153,22 +157,50 @@ export function batchMatmulThreaded(simd: WasmSimdKernels, heap: WebAssembly.Mem
   }
   // The worker's layout in shared memory.
   const sa = 64, sb = align(sa + aLen * 4), sc = align(sb + bLen * 4), ss = align(sc + cLen * 4);
-  const end = ss + simd.matmulScratchBytes(wm, n, wk);
-  if (end > MAX_PAGES * PAGE) return false;
+  const sh = reserve(p, ss + simd.matmulScratchBytes(wm, n, wk));
+  if (!sh) return false;
+  const hp = new Float32Array(heap.buffer);
+  sh.set(hp.subarray(aFrom, aFrom + aLen), sa >> 2);
+  sh.set(hp.subarray(bFrom, bFrom + bLen), sb >> 2);
+  if (!runSplit(p, BATCH_MATMUL, [sa, sb, sc, ss, wProducts, wBatchA, wBatchB, wm, n, wk, tA, tB], main)) {
+    simd.batchMatmul(a, b, c, scratch, products, batchA, batchB, m, n, k, tA, tB);
+    return true;
+  }
+  const out = new Float32Array(heap.buffer);
+  if (addC) {
+    for (let i = 0, s = sc >> 2; i < cLen; i++) out[cFrom + i]! += sh[s + i]!;
+  } else {
+    out.set(sh.subarray(sc >> 2, (sc >> 2) + cLen), cFrom);
+  }
+  runs++;
+  return true;
+}
+
+/**
+ * The shared memory as floats, grown to at least `end` bytes; undefined when it cannot be (the
+ * caller then runs single-threaded).
+ */
+function reserve(p: Pool, end: number): Float32Array | undefined {
+  if (end > MAX_PAGES * PAGE) return undefined;
   const have = p.memory.buffer.byteLength;
   if (end > have) {
     try {
       p.memory.grow(Math.ceil((end - have) / PAGE));
     } catch {
-      return false; // no memory for the copies: single-threaded
+      return undefined; // no memory for the copies: single-threaded
     }
   }
-  const sh = new Float32Array(p.memory.buffer);
-  const hp = new Float32Array(heap.buffer);
-  sh.set(hp.subarray(aFrom, aFrom + aLen), sa >> 2);
-  sh.set(hp.subarray(bFrom, bFrom + bLen), sb >> 2);
+  return new Float32Array(p.memory.buffer);
+}
+
+/**
+ * Posts job `kernel(args)` to the worker, runs `main` (this thread's part) meanwhile and waits for
+ * the worker: true when it finished its part, false when it failed (the pool is then marked failed
+ * and the caller redoes the whole operation itself).
+ */
+function runSplit(p: Pool, kernel: number, args: number[], main: () => void): boolean {
   const ctl = p.ctl;
-  const args = [sa, sb, sc, ss, wProducts, wBatchA, wBatchB, wm, n, wk, tA, tB];
+  ctl[KERNEL] = kernel;
   for (let i = 0; i < args.length; i++) ctl[PARAMS + i] = args[i]!;
   const seq = (p.seq = (p.seq + 1) | 0);
   Atomics.store(ctl, STATUS, 0);
@@ -181,17 +213,72 @@ export function batchMatmulThreaded(simd: WasmSimdKernels, heap: WebAssembly.Mem
     // Whatever happened here, the worker must be done with the shared memory before it is reused.
     ok = waitDone(p, seq);
   }
-  if (!ok) {
-    p.failed = true;
-    simd.batchMatmul(a, b, c, scratch, products, batchA, batchB, m, n, k, tA, tB);
+  if (!ok) p.failed = true;
+  return ok;
+}
+
+/**
+ * y = conv2d(x, filter) as WasmSimdKernels.conv2d describes (byte offsets into `heap`), split by
+ * batch: the worker convolves images [n0, n) (their x rows and the filter copied to shared memory,
+ * its y rows copied back), this thread images [0, n0) in place. `scratch`: conv2dScratchBytes, in
+ * `heap`. False, with nothing written, when n < 2, the conv is small or the worker cannot take it.
+ */
+export function conv2dThreaded(simd: WasmSimdKernels, heap: WebAssembly.Memory, x: number, filter: number, y: number,
+  scratch: number, n: number, h: number, w: number, ci: number, ho: number, wo: number, co: number, kh: number, kw: number,
+  sh: number, sw: number, pt: number, pl: number): boolean {
+  if (!enabled || n < 2 || 2 * n * ho * wo * co * kh * kw * ci < minFlops) return false;
+  const p = usable();
+  if (!p) return false;
+  const n0 = n >> 1, wn = n - n0;
+  const xImg = h * w * ci, yImg = ho * wo * co, fLen = kh * kw * ci * co;
+  const sx = 64, sf = align(sx + wn * xImg * 4), sy = align(sf + fLen * 4), ss = align(sy + wn * yImg * 4);
+  const mem = reserve(p, ss + simd.conv2dScratchBytes(kh, kw, ci, co));
+  if (!mem) return false;
+  const hp = new Float32Array(heap.buffer);
+  const xFrom = (x >> 2) + n0 * xImg;
+  mem.set(hp.subarray(xFrom, xFrom + wn * xImg), sx >> 2);
+  mem.set(hp.subarray(filter >> 2, (filter >> 2) + fLen), sf >> 2);
+  const args = [sx, sf, sy, ss, wn, h, w, ci, ho, wo, co, kh, kw, sh, sw, pt, pl];
+  const main = () => simd.conv2d(x, filter, y, scratch, n0, h, w, ci, ho, wo, co, kh, kw, sh, sw, pt, pl);
+  if (!runSplit(p, CONV2D, args, main)) {
+    simd.conv2d(x, filter, y, scratch, n, h, w, ci, ho, wo, co, kh, kw, sh, sw, pt, pl);
+    return true;
+  }
+  new Float32Array(heap.buffer).set(mem.subarray(sy >> 2, (sy >> 2) + wn * yImg), (y >> 2) + n0 * yImg);
+  runs++;
+  return true;
+}
+
+/**
+ * dw = conv2d_filter_grad(x, dy) as WasmSimdKernels.conv2dFilterGrad describes, split by batch:
+ * the worker sums images [n0, n) into a dW of its own (their x and dy rows copied to shared
+ * memory), this thread images [0, n0) into dw in place; the worker's dW is then added into dw.
+ * `scratch`: conv2dFilterGradScratchBytes, in `heap`. False, with nothing written, when n < 2,
+ * the gradient is small or the worker cannot take it.
+ */
+export function conv2dFilterGradThreaded(simd: WasmSimdKernels, heap: WebAssembly.Memory, x: number, dy: number,
+  dw: number, scratch: number, n: number, h: number, w: number, ci: number, ho: number, wo: number, co: number, kh: number,
+  kw: number, sh: number, sw: number, pt: number, pl: number): boolean {
+  if (!enabled || n < 2 || 2 * n * ho * wo * co * kh * kw * ci < minFlops) return false;
+  const p = usable();
+  if (!p) return false;
+  const n0 = n >> 1, wn = n - n0;
+  const xImg = h * w * ci, dyImg = ho * wo * co, wLen = kh * kw * ci * co;
+  const sx = 64, sd = align(sx + wn * xImg * 4), sdw = align(sd + wn * dyImg * 4), ss = align(sdw + wLen * 4);
+  const mem = reserve(p, ss + simd.conv2dFilterGradScratchBytes(kh, kw, ci, co));
+  if (!mem) return false;
+  const hp = new Float32Array(heap.buffer);
+  const xFrom = (x >> 2) + n0 * xImg, dyFrom = (dy >> 2) + n0 * dyImg;
+  mem.set(hp.subarray(xFrom, xFrom + wn * xImg), sx >> 2);
+  mem.set(hp.subarray(dyFrom, dyFrom + wn * dyImg), sd >> 2);
+  const args = [sx, sd, sdw, ss, wn, h, w, ci, ho, wo, co, kh, kw, sh, sw, pt, pl];
+  const main = () => simd.conv2dFilterGrad(x, dy, dw, scratch, n0, h, w, ci, ho, wo, co, kh, kw, sh, sw, pt, pl);
+  if (!runSplit(p, CONV2D_FILTER_GRAD, args, main)) {
+    simd.conv2dFilterGrad(x, dy, dw, scratch, n, h, w, ci, ho, wo, co, kh, kw, sh, sw, pt, pl);
     return true;
   }
   const out = new Float32Array(heap.buffer);
-  if (addC) {
-    for (let i = 0, s = sc >> 2; i < cLen; i++) out[cFrom + i]! += sh[s + i]!;
-  } else {
-    out.set(sh.subarray(sc >> 2, (sc >> 2) + cLen), cFrom);
-  }
+  for (let i = 0, o = dw >> 2, s = sdw >> 2; i < wLen; i++) out[o + i]! += mem[s + i]!;
   runs++;
   return true;
 }
