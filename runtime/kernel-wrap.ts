@@ -24,3 +24,29 @@ export function wrapKernel(kernelName: string, backendName: string, make: (stock
   tf.registerKernel({ ...config, kernelFunc });
   return true;
 }
+
+interface RefCountingBackend {
+  incRef(dataId: object): void;
+}
+
+/**
+ * The output of a kernel that would only copy its input x: x's data itself, with one more
+ * reference (as wasm's Reshape and tfjs-node's Identity do). tfjs never writes into a tensor's data
+ * after it is made (a variable's assign swaps in new data), so sharing is safe.
+ */
+export function shareInput(args: Parameters<StockKernel>[0], x: TensorInfo): TensorInfo {
+  (args.backend as RefCountingBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * Cast that shares the data when the dtype does not change (the Mul and Div gradients cast their
+ * other operand to the dtype it has; a ReLU gradient casts its float mask); the stock kernel
+ * otherwise, or whenever `active()` says no.
+ */
+export function castSkippingNoOps(stock: StockKernel, active: () => boolean = () => true): StockKernel {
+  return (args) => {
+    const x = args.inputs["x"]!;
+    return active() && (args.attrs as { dtype: string }).dtype === x.dtype ? shareInput(args, x) : stock(args);
+  };
+}

@@ -15,14 +15,10 @@
 // gradients give 0, this was accepted; the wasm kernel keeps tfjs's NaN).
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
-import { wrapKernel, type StockKernel } from "./kernel-wrap.js";
+import { castSkippingNoOps, shareInput, wrapKernel, type StockKernel } from "./kernel-wrap.js";
 import { provideReluGrad, RELU_GRAD_KERNEL } from "./ops/relu-grad.js";
 
 type Stock = StockKernel;
-
-interface RefCountingBackend {
-  incRef(dataId: object): void;
-}
 
 // The parts of tfjs-node's NodeJSKernelBackend used to run one TensorFlow op by name.
 interface TensorFlowOpBackend {
@@ -30,25 +26,12 @@ interface TensorFlowOpBackend {
   executeSingleOutput(name: string, opAttrs: { name: string; type: number; value: unknown }[], inputs: TensorInfo[]): TensorInfo;
 }
 
-
-function shared(args: Parameters<Stock>[0], x: TensorInfo): TensorInfo {
-  (args.backend as RefCountingBackend).incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-}
-
 export function reshapeSkippingNoOps(stock: Stock): Stock {
   return (args) => {
     const x = args.inputs["x"]!;
     const shape = (args.attrs as { shape: number[] }).shape;
     // A -1 in the requested shape is never equal to a real dimension, so it goes to the stock kernel.
-    return tf.util.arraysEqual(x.shape, shape) ? shared(args, x) : stock(args);
-  };
-}
-
-export function castSkippingNoOps(stock: Stock): Stock {
-  return (args) => {
-    const x = args.inputs["x"]!;
-    return (args.attrs as { dtype: tf.DataType }).dtype === x.dtype ? shared(args, x) : stock(args);
+    return tf.util.arraysEqual(x.shape, shape) ? shareInput(args, x) : stock(args);
   };
 }
 

@@ -28,8 +28,7 @@
 // gradients and outputs stay within the tests' tolerances. Only the wasm backend is touched.
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
-import { wrapKernel, type StockKernel } from "./kernel-wrap.js";
-
+import { castSkippingNoOps, shareInput, wrapKernel, type StockKernel } from "./kernel-wrap.js";
 
 let enabled = process.env["VLMC_WASM_KERNELS"] !== "0";
 /** Turns the faster kernels off (stock behaviour) or on; for A/B measurements and equivalence tests. */
@@ -39,7 +38,6 @@ export function setWasmKernelsEnabled(on: boolean): void {
 
 // The parts of the wasm backend used here (tfjs-backend-wasm's BackendWasm).
 interface WasmBackendLike {
-  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   disposeData(dataId: object, force?: boolean): boolean;
@@ -98,15 +96,8 @@ function transposeFast(stockTranspose: Stock): Stock {
 function identityShared(stockIdentity: Stock): Stock {
   return (args) => {
     const x = args.inputs["x"]!;
-    if (!enabled || x.dtype === "string") return stockIdentity(args);
-    (args.backend as WasmBackendLike).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    return !enabled || x.dtype === "string" ? stockIdentity(args) : shareInput(args, x);
   };
-}
-
-function castSkippingNoOps(stockCast: Stock): Stock {
-  const shared = identityShared(stockCast);
-  return (args) => ((args.attrs as { dtype: string }).dtype === args.inputs["x"]!.dtype ? shared(args) : stockCast(args));
 }
 
 /** [...shape] strides in elements, row-major. */
@@ -178,7 +169,7 @@ export function registerWasmKernels(): void {
   wrapKernel("Sum", "wasm", (stock) => sumFast(stock, avgPool.kernelFunc as unknown as Stock));
   wrapKernel("Transpose", "wasm", transposeFast);
   wrapKernel("Identity", "wasm", identityShared);
-  wrapKernel("Cast", "wasm", castSkippingNoOps);
+  wrapKernel("Cast", "wasm", (stock) => castSkippingNoOps(stock, () => enabled));
   wrapKernel("Reverse", "wasm", reverseFast);
   wrapKernel("GatherV2", "wasm", gatherRows);
 }

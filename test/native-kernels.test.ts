@@ -5,7 +5,8 @@
 import { describe, expect, test, vi } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
-import { castSkippingNoOps, reshapeSkippingNoOps } from "../runtime/native-kernels.js";
+import { reshapeSkippingNoOps } from "../runtime/native-kernels.js";
+import { castSkippingNoOps } from "../runtime/kernel-wrap.js";
 import { RELU_GRAD_KERNEL } from "../runtime/ops/relu-grad.js";
 import { initBackend, probeNative } from "../runtime/backend.js";
 import { ops } from "../runtime/ops/index.js";

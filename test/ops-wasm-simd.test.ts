@@ -13,7 +13,6 @@ import { KERNELS_WASM, setWasmSimdEnabled, wasmSimdKernels, type WasmBackendHeap
 import { numel, randomArray, relativeError, rng, useBackend } from "./ops-support.js";
 import { BUILD_SCRIPT, expectRebuildMatches, haveClang } from "./wasm-build-support.js";
 
-
 type Pad = "valid" | "same";
 type Pair = [number, number];
 

@@ -16,7 +16,6 @@ import { BUILD_SCRIPT, expectRebuildMatches, haveClang } from "./wasm-build-supp
 import { setWasmConvEveryShape } from "../runtime/wasm-simd/conv2d.js";
 import { conv2dFilterGradSimd } from "../runtime/wasm-simd/conv2d-filter-grad.js";
 
-
 type Case = { as: number[]; bs: number[]; ta: boolean; tb: boolean };
 const SIZES: Array<[number, number, number]> = [
   [2, 1, 1], [5, 3, 17], [17, 16, 17], [64, 64, 64], [130, 7, 9], [9, 130, 65], [33, 300, 12], [37, 513, 70], [70, 20, 530],

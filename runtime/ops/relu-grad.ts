@@ -3,9 +3,9 @@
 // alone is five TensorFlow ops). A backend that registers VlmcReluGrad (dy where x > 0, else 0:
 // native TensorFlow's ReluGrad op, runtime/native-kernels.ts, which gives 0 where x is NaN; a SIMD
 // kernel on wasm, runtime/wasm-simd/elementwise.ts, bit-identical to tfjs's form, NaN included)
-// and says it can run it now gets that one kernel instead; every
-// other backend keeps tfjs's gradient. tfjs has one gradient registry for all backends, so the
-// choice is made when the gradient runs.
+// and says it can run it now gets that one kernel instead; every other backend keeps tfjs's
+// gradient. tfjs has one gradient registry for all backends, so the choice is made when the
+// gradient runs.
 import * as tf from "@tensorflow/tfjs-core";
 
 export const RELU_GRAD_KERNEL = "VlmcReluGrad";

@@ -5,7 +5,7 @@
 // docs/performance.md).
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, Tensor, TensorInfo } from "@tensorflow/tfjs-core";
-import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "./index.js";
+import { heapMemory, heapOffset, wasmSimdKernels, withScratch, type WasmBackendHeap } from "./index.js";
 import { conv2dFilterGradThreaded } from "./threads.js";
 
 export const CONV2D_FILTER_GRAD_KERNEL = "VlmcConv2DFilterGrad";
@@ -33,21 +33,15 @@ export function registerConv2DFilterGradKernel(): void {
       const a = attrs as unknown as FilterGradAttrs;
       const [n, h, w, ci] = x.shape as [number, number, number, number];
       const [, ho, wo, co] = dy.shape as [number, number, number, number];
-      // Scratch before the output, so that a failed allocation leaves nothing behind.
-      const scratch = be.wasm._malloc(simd.conv2dFilterGradScratchBytes(a.filterHeight, a.filterWidth, ci, co));
-      // 0 is malloc's failure, and address 0 holds tfjs's own data.
-      if (scratch === 0) throw new Error(`${CONV2D_FILTER_GRAD_KERNEL}: out of wasm memory`);
-      let out: TensorInfo;
-      try {
-        out = be.makeOutput([a.filterHeight, a.filterWidth, ci, co], "float32");
+      const bytes = simd.conv2dFilterGradScratchBytes(a.filterHeight, a.filterWidth, ci, co);
+      return withScratch(be, bytes, CONV2D_FILTER_GRAD_KERNEL, (scratch) => {
+        const out = be.makeOutput([a.filterHeight, a.filterWidth, ci, co], "float32");
         const grad = [heapOffset(be, x), heapOffset(be, dy), heapOffset(be, out), scratch, n, h, w, ci, ho, wo, co,
           a.filterHeight, a.filterWidth, a.strideHeight, a.strideWidth, a.padTop, a.padLeft] as const;
         // Large gradients of several images are split by batch with a worker thread unless VLMC_WASM_THREADS=0 (threads.ts).
-        if (!conv2dFilterGradThreaded(simd, be.wasm.asm!.memory as WebAssembly.Memory, ...grad)) simd.conv2dFilterGrad(...grad);
-      } finally {
-        be.wasm._free(scratch);
-      }
-      return out;
+        if (!conv2dFilterGradThreaded(simd, heapMemory(be), ...grad)) simd.conv2dFilterGrad(...grad);
+        return out;
+      });
     },
   });
 }

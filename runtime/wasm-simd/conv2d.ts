@@ -6,10 +6,9 @@
 // in runtime/ops/wasm-gradients.ts), so it takes this path too. Measurements: docs/performance.md.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Conv2DAttrs, TensorInfo } from "@tensorflow/tfjs-core";
-import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "./index.js";
+import { heapMemory, heapOffset, wasmSimdKernels, withScratch, type WasmBackendHeap } from "./index.js";
 import { wrapKernel, type StockKernel } from "../kernel-wrap.js";
 import { conv2dThreaded } from "./threads.js";
-
 
 let enabled = process.env["VLMC_WASM_CONV"] !== "0";
 /** Turns our Conv2D off (the stock XNNPACK kernel runs) or on; for A/B measurements and tests. */
@@ -54,22 +53,16 @@ function conv2dFast(stock: Stock): Stock {
     // tf.conv2d checks this; a direct runKernel need not, and the kernel would read past the filter.
     if (filter.shape[2] !== x.shape[3]) return stock(args);
     if (!oursIsFaster(info)) return stock(args);
-    // Scratch before the output, so that a failed allocation leaves nothing behind.
-    const scratch = be.wasm._malloc(simd.conv2dScratchBytes(info.filterHeight, info.filterWidth, info.inChannels, info.outChannels));
-    // 0 is malloc's failure, and address 0 holds tfjs's own data.
-    if (scratch === 0) throw new Error("Conv2D: out of wasm memory");
-    let out: TensorInfo;
-    try {
-      out = be.makeOutput(info.outShape, "float32");
+    const bytes = simd.conv2dScratchBytes(info.filterHeight, info.filterWidth, info.inChannels, info.outChannels);
+    return withScratch(be, bytes, "Conv2D", (scratch) => {
+      const out = be.makeOutput(info.outShape, "float32");
       const conv = [heapOffset(be, x), heapOffset(be, filter), heapOffset(be, out), scratch, info.batchSize, info.inHeight,
         info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight, info.filterWidth,
         info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left] as const;
       // Large convs of several images are split by batch with a worker thread unless VLMC_WASM_THREADS=0 (threads.ts).
-      if (!conv2dThreaded(simd, be.wasm.asm!.memory as WebAssembly.Memory, ...conv)) simd.conv2d(...conv);
-    } finally {
-      be.wasm._free(scratch);
-    }
-    return out;
+      if (!conv2dThreaded(simd, heapMemory(be), ...conv)) simd.conv2d(...conv);
+      return out;
+    });
   };
 }
 

@@ -107,6 +107,26 @@ export function wasmSimdKernels(backend: WasmBackendHeap): WasmSimdKernels | und
   return kernels ?? undefined;
 }
 
+/** tfjs's own WebAssembly.Memory (the one the kernels run on; wasmSimdKernels checked it is there). */
+export function heapMemory(backend: WasmBackendHeap): WebAssembly.Memory {
+  return backend.wasm.asm!.memory as WebAssembly.Memory;
+}
+
+/**
+ * fn(scratch) with `bytes` of scratch malloc'd on the wasm heap and freed afterwards. Callers make
+ * their output inside fn, after the scratch, so that a failed allocation leaves nothing behind.
+ * 0 is malloc's failure, and address 0 holds tfjs's own data: that is an error, never a pointer.
+ */
+export function withScratch<T>(backend: WasmBackendHeap, bytes: number, what: string, fn: (scratch: number) => T): T {
+  const scratch = backend.wasm._malloc(bytes);
+  if (scratch === 0) throw new Error(`${what}: out of wasm memory`);
+  try {
+    return fn(scratch);
+  } finally {
+    backend.wasm._free(scratch);
+  }
+}
+
 /** The byte offset of a tensor's data in the backend's memory. */
 export function heapOffset(backend: WasmBackendHeap, t: TensorInfo): number {
   const data = backend.dataIdMap.get(t.dataId);

@@ -9,7 +9,7 @@
 // broadcasts, empty products) goes to the stock kernel. Measurements: docs/performance.md.
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
-import { heapOffset, wasmSimdKernels, type WasmBackendHeap } from "./index.js";
+import { heapMemory, heapOffset, wasmSimdKernels, withScratch, type WasmBackendHeap } from "./index.js";
 import { wrapKernel, type StockKernel } from "../kernel-wrap.js";
 import { batchMatmulThreaded } from "./threads.js";
 
@@ -54,23 +54,16 @@ function batchMatMulFast(stock: Stock): Stock {
     // A batch of untransposed A against one B is one taller product: B is packed once.
     const fold = batchB === 1 && batchA === batch && !transposeA;
     const [products, rows] = fold ? [1, batch * m] : [batch, m];
-    // Scratch before the output, so that a failed allocation leaves nothing behind.
-    const scratch = be.wasm._malloc(simd.matmulScratchBytes(rows, n, k));
-    // 0 is malloc's failure, and address 0 holds tfjs's own data.
-    if (scratch === 0) throw new Error("BatchMatMul: out of wasm memory");
-    let out: TensorInfo;
-    try {
-      out = be.makeOutput([...outer, m, n], "float32");
+    return withScratch(be, simd.matmulScratchBytes(rows, n, k), "BatchMatMul", (scratch) => {
+      const out = be.makeOutput([...outer, m, n], "float32");
       const [pa, pb, pc] = [heapOffset(be, a), heapOffset(be, b), heapOffset(be, out)];
       // Large products are split with a worker thread unless VLMC_WASM_THREADS=0 (threads.ts).
-      if (!batchMatmulThreaded(simd, be.wasm.asm!.memory as WebAssembly.Memory, pa, pb, pc, scratch, products,
+      if (!batchMatmulThreaded(simd, heapMemory(be), pa, pb, pc, scratch, products,
         fold ? 1 : batchA, batchB, rows, n, k, transposeA, transposeB)) {
         simd.batchMatmul(pa, pb, pc, scratch, products, fold ? 1 : batchA, batchB, rows, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
       }
-    } finally {
-      be.wasm._free(scratch);
-    }
-    return out;
+      return out;
+    });
   };
 }
 

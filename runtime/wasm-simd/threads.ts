@@ -40,9 +40,6 @@ let enabled = process.env["VLMC_WASM_THREADS"] !== "0";
 export function setWasmThreadsEnabled(on: boolean): void {
   enabled = on;
 }
-export function wasmThreadsEnabled(): boolean {
-  return enabled;
-}
 
 /** Products below this many flops (2·M·N·K·batch) stay single-threaded. */
 let minFlops = Number(process.env["VLMC_WASM_THREADS_MIN_FLOPS"] ?? 8e6);
