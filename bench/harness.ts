@@ -13,7 +13,8 @@
 //   (runtime/train/optimizers.ts, both tfjs sides) + reading the loss value back, so nothing is
 //   left queued on an asynchronous backend; medians over `steps` timed steps after `warmup`;
 // - inference is the forward pass without the loss, summed and read back (PyTorch does the same);
-// - peak memory is tf.profile's peakBytes over one extra training step: all live tfjs tensors,
+// - peak memory is tf.profile's peakBytes over one extra training step run op by op (a native
+//   graph step allocates inside TensorFlow, out of tfjs's sight): all live tfjs tensors,
 //   parameters and optimizer state included (the process RSS is in machine.max_rss_mb);
 // - a ratio to PyTorch or to the hand-written model is printed only when both sides have the
 //   IR's parameter count; otherwise it is null and the mismatch is reported.
@@ -30,6 +31,7 @@ import type { IRProgram } from "../compiler/ir.js";
 import { initBackend } from "../runtime/backend.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { createOptimizer, type OptimizerName } from "../runtime/train/optimizers.js";
+import { createTrainStep } from "../runtime/train/step.js";
 import type { HandwrittenModel } from "./handwritten/common.js";
 import { BENCH_MODELS, type BenchModel, type ModelKey, type Sizes } from "./models.js";
 import type { BackendFigures, BackendName, BenchResults, ModelFigures } from "./schema.js";
@@ -259,10 +261,10 @@ async function measureModel(
   try {
     model = await loadModel(program, { seed: 0, cacheDir: options.cacheDir ?? join(root, ".vlmc-cache") });
     const generated = model;
-    generatedStep = trainStep(generated.trainable, () => generated.forward(inputs).loss!, optimizerConfig, lr);
+    generatedStep = trainStep(generated.trainable, (x) => generated.forward(x).loss!, inputs, optimizerConfig, lr, (line) => options.log(`  ${line}`));
     if (makeHandwritten) {
       const twin = (hw = makeHandwritten());
-      handwrittenStep = trainStep(twin.params, () => twin.loss(inputs), optimizerConfig, lr);
+      handwrittenStep = trainStep(twin.params, (x) => twin.loss(x), inputs, optimizerConfig, lr);
     }
 
     // The cpu backend takes seconds per step: one warm-up step is all it can afford.
@@ -286,7 +288,11 @@ async function measureModel(
       },
       timing,
     );
-    const profile = await tf.profile(() => generatedStep!.run());
+    // tf.profile sees tfjs's tensors only; a step run as one TensorFlow graph allocates inside
+    // TensorFlow, so the peak is taken from the same step run op by op.
+    const probe = trainStep(generated.trainable, (x) => generated.forward(x).loss!, inputs, optimizerConfig, lr, undefined, false);
+    const profile = await tf.profile(() => probe.run());
+    probe.dispose();
     return {
       trainMs: train["generated"]!,
       inferMs: infer["generated"]!,
@@ -309,29 +315,33 @@ export interface StepFn {
 
 /**
  * One optimisation step over `params` (named as the optimizer's weight-decay rule expects), the
- * same code for the generated and the hand-written model: only the loss function differs.
+ * same code for the generated and the hand-written model: only the loss function differs. It is
+ * `vlmc train`'s step (runtime/train/step.ts): on native TensorFlow it runs as one graph after two
+ * traced steps; `inputs` are fed to it each step, as a training batch is.
  */
 export function trainStep(
   params: ReadonlyMap<string, tf.Variable>,
-  loss: () => tf.Scalar,
+  loss: (inputs: Readonly<Record<string, tf.Tensor>>) => tf.Scalar,
+  inputs: Readonly<Record<string, tf.Tensor>>,
   optimizerConfig: { name: OptimizerName; weightDecay?: number },
   lr: number,
-): StepFn {
+  onMode?: (line: string) => void,
+  graph = true,
+): StepFn & { mode: () => string } {
   const optimizer = createOptimizer(optimizerConfig, params);
-  const variables = [...params.values()];
-  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
+  const step = createTrainStep({ params, loss, optimizer, graph, ...(onMode ? { onMode } : {}) });
   return {
     run: () => {
-      const value = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(loss, variables);
-        optimizer.apply(new Map(Object.entries(grads).map(([varName, g]) => [nameOf.get(varName)!, g])), lr);
-        return value;
-      });
+      const value = step.run(inputs, lr);
       // Reading the loss back waits for the step to finish on any backend.
       value.dataSync();
       value.dispose();
     },
-    dispose: () => optimizer.dispose(),
+    mode: () => step.mode,
+    dispose: () => {
+      step.dispose();
+      optimizer.dispose();
+    },
   };
 }
 

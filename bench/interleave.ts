@@ -84,7 +84,8 @@ for (const compiled of compileBenchModels(root, models)) {
   const weightDecay = typeof program.train.weight_decay === "number" ? program.train.weight_decay : undefined;
   const step = trainStep(
     model.trainable,
-    () => model.forward(inputs).loss!,
+    (x) => model.forward(x).loss!,
+    inputs,
     { name: (program.train.optimizer ?? "adam") as OptimizerName, ...(weightDecay !== undefined ? { weightDecay } : {}) },
     Number(program.train.lr ?? 1e-3),
   );

@@ -95,6 +95,16 @@ export const defaultNativeLoader: NativeLoader = {
 };
 
 let last: { requested: BackendRequest; choice: BackendChoice } | undefined;
+let loadedEntry: string | undefined;
+
+/**
+ * The module file of the native TensorFlow package this process loaded (undefined before one
+ * loads, or when it was loaded by someone else): runtime/native-graph/ finds the package's
+ * protobuf classes beside it.
+ */
+export function loadedNativeEntry(): string | undefined {
+  return loadedEntry;
+}
 
 function defaultRequest(): BackendRequest {
   const env = process.env.VLMC_BACKEND;
@@ -220,6 +230,7 @@ export async function probeNative(native: NativeLoader = defaultNativeLoader): P
   } catch (err) {
     return { ok: false, why: `${label} failed to load: ${errorText(err)}`, fix };
   }
+  loadedEntry = entry;
   if (tf.engine().registryFactory["tensorflow"] === undefined) {
     return { ok: false, why: `${label} loaded but did not register the 'tensorflow' backend on vlmc's tfjs-core`, fix };
   }

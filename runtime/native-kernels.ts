@@ -13,6 +13,12 @@
 // 0); on native TensorFlow the Relu gradient runs it (VlmcReluGrad, runtime/ops/relu-grad.ts). The
 // one difference: where x is NaN it gives 0, tfjs's form NaN (as PyTorch's and TensorFlow's own
 // gradients give 0, this was accepted; the wasm kernel keeps tfjs's NaN).
+//
+// And GatherV2 (embedding lookups, CLIP's and KOSMOS's token tables): tfjs-node's kernel reads the
+// indices back to JavaScript to check their range before running TensorFlow's GatherV2 — a host
+// read that waits for the step so far, and that keeps a step from becoming one graph
+// (runtime/native-graph/). TensorFlow's CPU kernel checks the range itself and fails with
+// "indices[i] = v is not in [0, n)", so the check here is only the shape one.
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { castSkippingNoOps, shareInput, wrapKernel, type StockKernel } from "./kernel-wrap.js";
@@ -22,7 +28,7 @@ type Stock = StockKernel;
 
 // The parts of tfjs-node's NodeJSKernelBackend used to run one TensorFlow op by name.
 interface TensorFlowOpBackend {
-  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_INT: number; TF_FLOAT: number; TF_INT32: number; TF_BOOL: number };
   executeSingleOutput(name: string, opAttrs: { name: string; type: number; value: unknown }[], inputs: TensorInfo[]): TensorInfo;
 }
 
@@ -32,6 +38,32 @@ export function reshapeSkippingNoOps(stock: Stock): Stock {
     const shape = (args.attrs as { shape: number[] }).shape;
     // A -1 in the requested shape is never equal to a real dimension, so it goes to the stock kernel.
     return tf.util.arraysEqual(x.shape, shape) ? shareInput(args, x) : stock(args);
+  };
+}
+
+/** tfjs-node's GatherV2 without its host read of the indices (see the note at the top). */
+export function gatherWithoutHostRead(): Stock {
+  return ({ inputs, backend, attrs }) => {
+    const be = backend as unknown as TensorFlowOpBackend;
+    const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
+    const { axis, batchDims } = attrs as { axis: number; batchDims: number };
+    tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, axis, batchDims);
+    const type = (dtype: string) => ({ float32: be.binding.TF_FLOAT, int32: be.binding.TF_INT32, bool: be.binding.TF_BOOL } as Record<string, number>)[dtype];
+    const axisTensor = tf.scalar(axis, "int32");
+    try {
+      return be.executeSingleOutput(
+        "GatherV2",
+        [
+          { name: "batch_dims", type: be.binding.TF_ATTR_INT, value: batchDims },
+          { name: "Tparams", type: be.binding.TF_ATTR_TYPE, value: type(x.dtype) },
+          { name: "Tindices", type: be.binding.TF_ATTR_TYPE, value: type(indices.dtype) },
+          { name: "Taxis", type: be.binding.TF_ATTR_TYPE, value: be.binding.TF_INT32 },
+        ],
+        [x, indices, axisTensor],
+      );
+    } finally {
+      axisTensor.dispose();
+    }
   };
 }
 
@@ -50,9 +82,10 @@ function registerReluGrad(): void {
   provideReluGrad("tensorflow", () => true);
 }
 
-/** Registers the no-op-skipping Reshape and Cast and the one-op Relu gradient on native TensorFlow. Idempotent. */
+/** Registers the no-op-skipping Reshape and Cast, GatherV2 without a host read and the one-op Relu gradient on native TensorFlow. Idempotent. */
 export function registerNativeKernels(): void {
   wrapKernel("Reshape", "tensorflow", reshapeSkippingNoOps);
   wrapKernel("Cast", "tensorflow", castSkippingNoOps);
+  wrapKernel("GatherV2", "tensorflow", gatherWithoutHostRead);
   registerReluGrad();
 }

@@ -40,6 +40,17 @@ export interface Optimizer {
   readonly steps: number;
   /** Applies one update with learning rate `lr`. Call inside tf.tidy; gradients are not disposed. */
   apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void;
+  /**
+   * The numbers of the next update that change from step to step (learning rate, bias
+   * corrections), by name. `apply` is `update` with these as scalar tensors, then `advance`; a step
+   * compiled into a TensorFlow graph (runtime/native-graph/) feeds them in as inputs, so the same
+   * graph serves every step.
+   */
+  stepScalars(lr: number): Record<string, number>;
+  /** The update with `stepScalars`' numbers as scalar tensors; does not count the step. Call inside tf.tidy. */
+  update(grads: ReadonlyMap<string, tf.Tensor>, scalars: Readonly<Record<string, tf.Scalar>>): void;
+  /** Counts one update (made by `update`, or by a compiled graph). */
+  advance(): void;
   /** State tensors by checkpoint name ("adam.m.<param>", "sgd.momentum.<param>"). */
   saveState(): Map<string, StateTensor>;
   /** Restores what `saveState` returned, with the step count it was saved at. */
@@ -52,6 +63,19 @@ export function isDecayed(name: string, scope: DecayScope = "kernels"): boolean 
   if (scope === "all") return true;
   const last = name.slice(name.lastIndexOf(".") + 1);
   return last.endsWith("kernel");
+}
+
+/** `apply` in terms of the other three: one implementation for every optimizer. */
+function applyWithScalars(optimizer: Optimizer, grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+  optimizer.update(grads, scalarTensors(optimizer.stepScalars(lr)));
+  optimizer.advance();
+}
+
+/** Float32 scalar tensors of `numbers` (what tfjs makes of a number operand anyway). */
+export function scalarTensors(numbers: Readonly<Record<string, number>>): Record<string, tf.Scalar> {
+  const out: Record<string, tf.Scalar> = {};
+  for (const [name, value] of Object.entries(numbers)) out[name] = tf.scalar(value, "float32");
+  return out;
 }
 
 /**
@@ -101,7 +125,16 @@ abstract class OptimizerBase implements Optimizer {
     }
   }
 
-  abstract apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void;
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    applyWithScalars(this, grads, lr);
+  }
+
+  abstract stepScalars(lr: number): Record<string, number>;
+  abstract update(grads: ReadonlyMap<string, tf.Tensor>, scalars: Readonly<Record<string, tf.Scalar>>): void;
+
+  advance(): void {
+    this.steps++;
+  }
 
   protected slot(slot: string, param: string): tf.Variable {
     return this.slots.get(`${this.config.name}.${slot}.${param}`)!;
@@ -140,7 +173,11 @@ class Sgd extends OptimizerBase {
     super(config, params, config.momentum > 0 ? ["momentum"] : []);
   }
 
-  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+  stepScalars(lr: number): Record<string, number> {
+    return { lr };
+  }
+
+  update(grads: ReadonlyMap<string, tf.Tensor>, { lr }: Readonly<Record<string, tf.Scalar>>): void {
     const { momentum } = this.config;
     for (const [name, param] of this.params) {
       const raw = grads.get(name);
@@ -151,10 +188,18 @@ class Sgd extends OptimizerBase {
         buf.assign(tf.add(tf.mul(buf, momentum), step));
         step = buf;
       }
-      param.assign(tf.sub(param, tf.mul(step, lr)));
+      param.assign(tf.sub(param, tf.mul(step, lr!)));
     }
-    this.steps++;
   }
+}
+
+/**
+ * Adam's per-step numbers for update `t`: the bias-corrected step size, √(1−β2^t), and AdamW's
+ * decoupled shrink factor 1 − lr·wd (computed in float64 as before, rounded once to float32).
+ */
+function adamStepScalars(config: Required<OptimizerConfig>, t: number, lr: number): Record<string, number> {
+  const { beta1, beta2, weightDecay } = config;
+  return { stepSize: lr / (1 - beta1 ** t), sqrtCorrection2: Math.sqrt(1 - beta2 ** t), keep: 1 - lr * weightDecay };
 }
 
 /**
@@ -169,33 +214,62 @@ class Adam extends OptimizerBase {
     super(config, params, ["m", "v"]);
   }
 
-  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
-    const { beta1, beta2, eps, weightDecay, decay, name: kind } = this.config;
-    const t = this.steps + 1;
-    const stepSize = lr / (1 - beta1 ** t);
-    const sqrtCorrection2 = Math.sqrt(1 - beta2 ** t);
+  stepScalars(lr: number): Record<string, number> {
+    return adamStepScalars(this.config, this.steps + 1, lr);
+  }
+
+  /** The fused SIMD kernel where there is one (it takes numbers), else the tensor form of `update`. */
+  override apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    const numbers = this.stepScalars(lr);
+    let scalars: Record<string, tf.Scalar> | undefined;
     for (const [name, param] of this.params) {
       const raw = grads.get(name);
-      if (!raw) continue;
-      const decoupled = kind === "adamw";
-      const g = decoupled ? raw : this.decayedGradient(name, param, raw);
-      const m = this.slot("m", name);
-      const v = this.slot("v", name);
-      const decays = decoupled && weightDecay > 0 && isDecayed(name, decay);
-      const fused = adamUpdateSimd(param, g, m, v, { beta1, beta2, sqrtCorrection2, eps, stepSize, ...(decays ? { keep: 1 - lr * weightDecay } : {}) });
-      if (fused) {
-        param.assign(fused[0]);
-        m.assign(fused[1]);
-        v.assign(fused[2]);
-        continue;
-      }
-      m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
-      v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2)));
-      const start = decays ? tf.mul(param, 1 - lr * weightDecay) : param;
-      const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2), eps);
-      param.assign(tf.sub(start, tf.mul(tf.div(m, denom), stepSize)));
+      if (!raw || this.fusedUpdate(name, param, raw, numbers)) continue;
+      scalars ??= scalarTensors(numbers);
+      this.updateOne(name, param, raw, scalars);
     }
-    this.steps = t;
+    this.advance();
+  }
+
+  update(grads: ReadonlyMap<string, tf.Tensor>, scalars: Readonly<Record<string, tf.Scalar>>): void {
+    for (const [name, param] of this.params) {
+      const raw = grads.get(name);
+      if (raw) this.updateOne(name, param, raw, scalars);
+    }
+  }
+
+  private gradient(name: string, param: tf.Variable, raw: tf.Tensor): tf.Tensor {
+    return this.config.name === "adamw" ? raw : this.decayedGradient(name, param, raw);
+  }
+
+  private decoupledDecay(name: string): boolean {
+    return this.config.name === "adamw" && this.config.weightDecay > 0 && isDecayed(name, this.config.decay);
+  }
+
+  private fusedUpdate(name: string, param: tf.Variable, raw: tf.Tensor, numbers: Record<string, number>): boolean {
+    const { beta1, beta2, eps } = this.config;
+    const m = this.slot("m", name);
+    const v = this.slot("v", name);
+    const { stepSize, sqrtCorrection2, keep } = numbers as { stepSize: number; sqrtCorrection2: number; keep: number };
+    const fused = adamUpdateSimd(param, this.gradient(name, param, raw), m, v, { beta1, beta2, sqrtCorrection2, eps, stepSize, ...(this.decoupledDecay(name) ? { keep } : {}) });
+    if (!fused) return false;
+    param.assign(fused[0]);
+    m.assign(fused[1]);
+    v.assign(fused[2]);
+    return true;
+  }
+
+  private updateOne(name: string, param: tf.Variable, raw: tf.Tensor, scalars: Readonly<Record<string, tf.Scalar>>): void {
+    const { beta1, beta2, eps } = this.config;
+    const { stepSize, sqrtCorrection2, keep } = scalars as Record<string, tf.Scalar>;
+    const g = this.gradient(name, param, raw);
+    const m = this.slot("m", name);
+    const v = this.slot("v", name);
+    m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+    v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2)));
+    const start = this.decoupledDecay(name) ? tf.mul(param, keep!) : param;
+    const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2!), eps);
+    param.assign(tf.sub(start, tf.mul(tf.div(m, denom), stepSize!)));
   }
 }
 
@@ -230,10 +304,20 @@ class MultiTensorAdam implements Optimizer {
   }
 
   apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    applyWithScalars(this, grads, lr);
+  }
+
+  stepScalars(lr: number): Record<string, number> {
+    return adamStepScalars(this.config, this.steps + 1, lr);
+  }
+
+  advance(): void {
+    this.steps++;
+  }
+
+  update(grads: ReadonlyMap<string, tf.Tensor>, scalars: Readonly<Record<string, tf.Scalar>>): void {
     const { beta1, beta2, eps, weightDecay, decay, name: kind } = this.config;
-    const t = this.steps + 1;
-    const stepSize = lr / (1 - beta1 ** t);
-    const sqrtCorrection2 = Math.sqrt(1 - beta2 ** t);
+    const { stepSize, sqrtCorrection2, keep } = scalars as Record<string, tf.Scalar>;
     const decoupled = kind === "adamw";
     const has = this.names.map((name) => grads.has(name));
     if (has.some(Boolean)) {
@@ -247,20 +331,19 @@ class MultiTensorAdam implements Optimizer {
       const g = flat.length === 1 ? flat[0]! : tf.concat(flat);
       const m = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1));
       const v = tf.add(tf.mul(this.v, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
-      const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2), eps);
-      const update = tf.mul(tf.div(m, denom), stepSize);
+      const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2!), eps);
+      const update = tf.mul(tf.div(m, denom), stepSize!);
       const updates = this.sizes.length === 1 ? [update] : tf.split(update, this.sizes);
       this.names.forEach((name, i) => {
         if (!has[i]) return;
         const param = this.params.get(name)!;
-        const start = decoupled && weightDecay > 0 && isDecayed(name, decay) ? tf.mul(param, 1 - lr * weightDecay) : param;
+        const start = decoupled && weightDecay > 0 && isDecayed(name, decay) ? tf.mul(param, keep!) : param;
         param.assign(tf.sub(start, tf.reshape(updates[i]!, param.shape)));
       });
       const everyone = has.every(Boolean);
       this.m.assign(everyone ? m : this.keepUnused(m, this.m, has));
       this.v.assign(everyone ? v : this.keepUnused(v, this.v, has));
     }
-    this.steps = t;
   }
 
   /** `updated` where the parameter had a gradient, `old` elsewhere. */

@@ -19,12 +19,12 @@ import { writeSafetensors } from "../io/safetensors.js";
 import { checkModelKernels, describeMissingKernels } from "../kernels.js";
 import type { Model } from "../model.js";
 import { batchAt, epochOrder, stepsPerEpoch } from "./batches.js";
-import { clipByGlobalNorm } from "./clip.js";
 import { checkClassCount, evaluate, type EvalMetrics } from "./evaluate.js";
 import { batchInputs, disposeInputs, planInputs, type InputPlan } from "./inputs.js";
 import { LossWindow, type LossWindowState } from "./loss-window.js";
 import { createOptimizer, type OptimizerConfig } from "./optimizers.js";
 import { silentProgress, type Progress } from "./progress.js";
+import { createTrainStep } from "./step.js";
 import { MetricsLog, writeRunInfo, type RunInfo } from "./run-files.js";
 import { learningRate, type ScheduleKind } from "./schedule.js";
 import type { TextTokenizer } from "../text/types.js";
@@ -205,16 +205,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     progress.line(`eval ${evalSplitName} @ step ${step} (epoch ${epoch}): ${formatMetrics(metrics)}`);
   };
 
-  const trainable = [...model.trainable.values()];
-  const paramNameOf = new Map([...model.trainable].map(([name, v]) => [v.name, name]));
-  const oneStep = (inputs: Record<string, tf.Tensor>, lr: number): tf.Scalar =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => model.forward(inputs).loss!, trainable);
-      let named = new Map(Object.entries(grads).map(([varName, g]) => [paramNameOf.get(varName)!, g]));
-      if (options.clip !== undefined && options.clip > 0) named = clipByGlobalNorm(named, options.clip).grads;
-      optimizer.apply(named, lr);
-      return value;
-    });
+  const trainStep = createTrainStep({
+    params: model.trainable,
+    loss: (inputs) => model.forward(inputs).loss!,
+    optimizer,
+    ...(options.clip !== undefined ? { clip: options.clip } : {}),
+    onMode: (line) => progress.line(line),
+  });
 
   progress.start(totalSteps, step);
   let order: number[] = [];
@@ -233,7 +230,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const lr = learningRate(schedule, step);
       const t0 = performance.now();
       const inputs = batchInputs(plan, trainSplit, batchAt(order, step % perEpoch, batch));
-      lossWindow.push(oneStep(inputs, lr));
+      lossWindow.push(trainStep.run(inputs, lr));
       disposeInputs(inputs);
       step++;
 
@@ -278,6 +275,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     saveState(interrupted);
   } finally {
     lossWindow.dispose();
+    trainStep.dispose();
     optimizer.dispose();
     progress.stop();
   }

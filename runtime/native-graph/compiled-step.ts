@@ -1,0 +1,210 @@
+// A training step that runs as one TensorFlow graph on the native backend, as tf.function does in
+// Python. The step's code is ordinary tfjs (forward, tf.variableGrads, the optimizer's update); the
+// first two calls run it eagerly while recording every op (trace.ts). When both recordings
+// describe the same graph — same ops, same constants, only the variables, inputs and per-step
+// scalars differ — the graph is built (graph-def.ts), loaded as a session, and every later call
+// feeds the current values in and assigns the variables from what comes out. Anything that makes
+// two steps differ (a random dropout mask drawn in JavaScript, a value read back mid-step, a
+// branch on one) shows up as two different recordings, and then every step runs op by op, as
+// before; so does an input of another shape than the traced one (e.g. a short last batch), step by
+// step. `VLMC_NATIVE_GRAPH=0` turns the graph off.
+import * as tf from "@tensorflow/tfjs-core";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { buildGraph, type BuiltGraph, type Slot } from "./graph-def.js";
+import { graphProtos, nodeBackend, type NodeBackend } from "./tfjs-node.js";
+import { describeTrace, traceStep, type Trace } from "./trace.js";
+
+/** The step's code: updates variables, returns the loss. Runs inside tf.tidy. */
+export type StepBody = (inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>) => tf.Scalar;
+
+/** Whether the graph is wanted: on unless VLMC_NATIVE_GRAPH=0. */
+export function nativeGraphEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env["VLMC_NATIVE_GRAPH"] !== "0";
+}
+
+interface Recording {
+  trace: Trace;
+  description: string[];
+  slots: Map<number, Slot>;
+  /** The variables the step assigned, in fetch order (the loss is fetched last). */
+  assigned: tf.Variable[];
+  fetches: number[];
+  signature: string;
+}
+
+interface Session {
+  id: number;
+  graph: BuiltGraph;
+  assigned: tf.Variable[];
+  signature: string;
+}
+
+export class NativeGraphStep {
+  private mode: "tracing" | "graph" | "eager" = "tracing";
+  private first: Recording | undefined;
+  private session: Session | undefined;
+  private readonly backend: NodeBackend;
+
+  /**
+   * `onMode` hears once how steps run from then on: one line for the user. Throws when the
+   * active backend is not tfjs-node's; `nativeGraphAvailable()` says so without throwing.
+   */
+  constructor(
+    private readonly body: StepBody,
+    private readonly onMode: (line: string) => void = () => {},
+  ) {
+    const backend = nodeBackend();
+    if (!backend) throw new Error("NativeGraphStep needs tfjs-node's backend active");
+    this.backend = backend;
+  }
+
+  /** How steps run now: "tracing", "graph" or "eager". */
+  get state(): "tracing" | "graph" | "eager" {
+    return this.mode;
+  }
+
+  /** Nodes of the graph once built. */
+  get nodes(): number | undefined {
+    return this.session?.graph.nodes;
+  }
+
+  /** One step; the caller owns the returned loss. */
+  run(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
+    if (this.mode === "graph" && this.session) {
+      if (signatureOf(inputs, scalars) === this.session.signature) {
+        try {
+          return this.runSession(this.session, inputs, scalars);
+        } catch (err) {
+          this.fallBack(`the graph failed to run (${firstLine(err)})`);
+        }
+      }
+      return this.eager(inputs, scalars);
+    }
+    if (this.mode === "eager") return this.eager(inputs, scalars);
+    const { loss, recording } = this.record(inputs, scalars);
+    if (!this.first) {
+      this.first = recording;
+      return loss;
+    }
+    const reason = differences(this.first, recording);
+    this.first = undefined;
+    if (reason) {
+      this.fallBack(reason);
+      return loss;
+    }
+    try {
+      const started = performance.now();
+      this.session = this.load(recording);
+      this.mode = "graph";
+      this.onMode(`native TensorFlow: each training step runs as one graph (${this.session.graph.nodes} nodes, built in ${Math.round(performance.now() - started)} ms; VLMC_NATIVE_GRAPH=0 runs it op by op)`);
+    } catch (err) {
+      this.fallBack(`the graph could not be built (${firstLine(err)})`);
+    }
+    return loss;
+  }
+
+  dispose(): void {
+    if (this.session) this.backend.binding.deleteSavedModel(this.session.id);
+    this.session = undefined;
+    this.first = undefined;
+  }
+
+  private eager(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
+    return tf.tidy(() => this.body(inputs, scalars));
+  }
+
+  private fallBack(reason: string): void {
+    this.mode = "eager";
+    this.dispose();
+    this.onMode(`native TensorFlow: training steps run op by op: ${reason}`);
+  }
+
+  /** An eager step with its ops recorded, and what the recording needs to become a graph. */
+  private record(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): { loss: tf.Scalar; recording: Recording } {
+    const be = this.backend;
+    const variables = registeredVariables();
+    // Every slot gets its binding id before the recording starts, so that a slot made from
+    // JavaScript values is not mistaken for a constant the step made.
+    const slots = new Map<number, Slot>();
+    const idOf = (t: tf.Tensor) => be.getInputTensorIds([t])[0]!;
+    for (const v of variables) slots.set(idOf(v), { key: `var:${v.name}`, dtype: v.dtype });
+    for (const [k, t] of Object.entries(inputs)) slots.set(idOf(t), { key: `input:${k}`, dtype: t.dtype });
+    for (const [k, t] of Object.entries(scalars)) slots.set(idOf(t), { key: `scalar:${k}`, dtype: t.dtype });
+    const before = variables.map(idOf);
+    const { result: loss, trace } = traceStep(be, () => tf.tidy(() => this.body(inputs, scalars)));
+    const assigned = variables.filter((v, i) => idOf(v) !== before[i]);
+    const fetches = [...assigned.map(idOf), idOf(loss)];
+    const named = [...assigned.map((v) => ({ name: v.name, id: idOf(v) })), { name: "loss", id: idOf(loss) }];
+    const labels = new Map([...slots].map(([id, s]) => [id, s.key]));
+    return { loss, recording: { trace, description: describeTrace(trace, labels, named), slots, assigned, fetches, signature: signatureOf(inputs, scalars) } };
+  }
+
+  private load(recording: Recording): Session {
+    const graph = buildGraph(graphProtos(), this.backend.binding, recording.trace, recording.slots, recording.fetches);
+    const dir = mkdtempSync(join(tmpdir(), "vlmc-step-graph-"));
+    let id: number;
+    try {
+      writeFileSync(join(dir, "saved_model.pb"), graph.savedModel);
+      id = this.backend.binding.loadSavedModel(dir, "serve");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { id, graph, assigned: recording.assigned, signature: recording.signature };
+  }
+
+  private runSession(session: Session, inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
+    const be = this.backend;
+    const byName = new Map(session.assigned.map((v) => [`var:${v.name}`, v as tf.Tensor]));
+    const tensors = session.graph.feeds.map((key) => {
+      const t = key.startsWith("var:") ? (byName.get(key) ?? registeredVariable(key.slice(4))) : key.startsWith("input:") ? inputs[key.slice(6)] : scalars[key.slice(7)];
+      if (!t) throw new Error(`nothing to feed for ${key}`);
+      return t;
+    });
+    const outputs = be.binding.runSavedModel(session.id, be.getInputTensorIds(tensors), session.graph.inputNames, session.graph.outputNames).map((m) => be.createOutputTensor(m));
+    session.assigned.forEach((v, i) => {
+      v.assign(outputs[i]!);
+      outputs[i]!.dispose();
+    });
+    return outputs[outputs.length - 1] as tf.Scalar;
+  }
+}
+
+/** Whether steps could run as a graph here: native TensorFlow active and not switched off. */
+export function nativeGraphAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
+  return nativeGraphEnabled(env) && nodeBackend() !== undefined;
+}
+
+function registeredVariables(): tf.Variable[] {
+  return Object.values((tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } }).state.registeredVariables);
+}
+
+function registeredVariable(name: string): tf.Variable | undefined {
+  return (tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } }).state.registeredVariables[name];
+}
+
+function signatureOf(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): string {
+  const part = (o: Readonly<Record<string, tf.Tensor>>) => Object.entries(o).map(([k, t]) => `${k}:${t.dtype}[${t.shape.join(",")}]`).sort().join(" ");
+  return `${part(inputs)} | ${part(scalars)}`;
+}
+
+/** Why two recordings cannot share one graph, or undefined when they can. */
+function differences(a: Recording, b: Recording): string | undefined {
+  if (b.trace.hostReads > 0) return `the step reads ${b.trace.hostReads} value(s) back to JavaScript while it runs${b.trace.firstReadAt ? ` (first in ${b.trace.firstReadAt})` : ""}`;
+  if (a.signature !== b.signature) return "the inputs of the first two steps differ in shape";
+  const n = Math.max(a.description.length, b.description.length);
+  for (let i = 0; i < n; i++) {
+    if (a.description[i] !== b.description[i]) {
+      const what = (b.description[i] ?? a.description[i] ?? "").split(" ")[0];
+      return `two steps ran different ops or constants (first at line ${i + 1} of the recording, ${what}; e.g. a random mask drawn in JavaScript)`;
+    }
+  }
+  return undefined;
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split("\n")[0] ?? text;
+}

@@ -1,0 +1,75 @@
+// One optimisation step — forward, loss, gradients (tf.variableGrads), optional clipping, the
+// optimizer's update — shared by `vlmc train` and the benchmarks. On native TensorFlow the step
+// runs as one TensorFlow graph after two traced eager steps (runtime/native-graph/); elsewhere, and
+// whenever the graph cannot serve, op by op.
+import * as tf from "@tensorflow/tfjs-core";
+import { NativeGraphStep, nativeGraphAvailable } from "../native-graph/compiled-step.js";
+import { clipByGlobalNorm } from "./clip.js";
+import { scalarTensors, type Optimizer } from "./optimizers.js";
+
+export interface TrainStepOptions {
+  /** Trainable parameters by the names the optimizer knows them by. */
+  params: ReadonlyMap<string, tf.Variable>;
+  /** The loss of one batch. */
+  loss: (inputs: Readonly<Record<string, tf.Tensor>>) => tf.Scalar;
+  optimizer: Optimizer;
+  /** Clip gradients to this global norm (0 or absent: no clipping). */
+  clip?: number;
+  /** Allow the native TensorFlow graph (default: unless VLMC_NATIVE_GRAPH=0). */
+  graph?: boolean;
+  /** Hears one line when it is settled how steps run on native TensorFlow. */
+  onMode?: (line: string) => void;
+}
+
+export interface TrainStep {
+  /** One step on `inputs` at learning rate `lr`; the caller owns the returned loss. */
+  run(inputs: Readonly<Record<string, tf.Tensor>>, lr: number): tf.Scalar;
+  /** "graph" once the native graph serves the steps, else "eager" (or "tracing" before it is settled). */
+  readonly mode: "eager" | "tracing" | "graph";
+  dispose(): void;
+}
+
+export function createTrainStep(options: TrainStepOptions): TrainStep {
+  const { params, loss, optimizer, clip } = options;
+  const variables = [...params.values()];
+  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
+  const gradients = (inputs: Readonly<Record<string, tf.Tensor>>) => {
+    const { value, grads } = tf.variableGrads(() => loss(inputs), variables);
+    let named = new Map(Object.entries(grads).map(([varName, g]) => [nameOf.get(varName)!, g]));
+    if (clip !== undefined && clip > 0) named = clipByGlobalNorm(named, clip).grads;
+    return { value, named };
+  };
+  const graph = (options.graph ?? true) && nativeGraphAvailable()
+    ? new NativeGraphStep((inputs, scalars) => {
+        const { value, named } = gradients(inputs);
+        optimizer.update(named, scalars);
+        return value;
+      }, options.onMode)
+    : undefined;
+  return {
+    run(inputs, lr) {
+      if (!graph) {
+        return tf.tidy(() => {
+          const { value, named } = gradients(inputs);
+          optimizer.apply(named, lr);
+          return value;
+        });
+      }
+      // The per-step numbers go in as tensors, so that one graph serves every step.
+      const scalars = scalarTensors(optimizer.stepScalars(lr));
+      try {
+        const value = graph.run(inputs, scalars);
+        optimizer.advance();
+        return value;
+      } finally {
+        for (const s of Object.values(scalars)) s.dispose();
+      }
+    },
+    get mode() {
+      return graph ? (graph.state === "graph" ? "graph" : graph.state === "tracing" ? "tracing" : "eager") : "eager";
+    },
+    dispose() {
+      graph?.dispose();
+    },
+  };
+}
