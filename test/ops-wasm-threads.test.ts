@@ -7,6 +7,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { vlmcRoot } from "../runtime/native/location.js";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   CONTROL_BYTES, GEMM_WORKER, KERNELS_SHARED_WASM, setWasmThreadsEnabled, setWasmThreadsMinFlops, wasmThreadedRuns, wasmThreadsReady,
@@ -142,6 +145,34 @@ describe.skipIf(availableParallelism() < 2)("threaded BatchMatMul on wasm", () =
 
   test.skipIf(!haveClang)("kernels-shared.wasm is built from matmul.c, conv2d.c and kernels.c", () => {
     expectRebuildMatches("--out-shared", KERNELS_SHARED_WASM);
+  });
+
+  test("the first large product waits for the worker: which products split never depends on timing", () => {
+    // A fresh process (the worker starts with its first large product): the same K-split product
+    // right away and again once the worker has surely started must be equal to the bit. Were the
+    // first run single-threaded while the worker starts, its sum would run in another order.
+    const script = `
+      import * as tf from ${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve("@tensorflow/tfjs-core")).href)};
+      import { initBackend } from ${JSON.stringify(pathToFileURL(join(vlmcRoot(), "dist", "runtime", "backend.js")).href)};
+      import { wasmThreadedRuns } from ${JSON.stringify(pathToFileURL(join(vlmcRoot(), "dist", "runtime", "wasm-simd", "threads.js")).href)};
+      await initBackend("wasm");
+      const k = 4096, m = 48, n = 40;
+      const a = tf.tensor2d(Array.from({ length: k * m }, (_, i) => Math.sin(i * 0.37)), [k, m]);
+      const b = tf.tensor2d(Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11)), [k, n]);
+      const first = tf.matMul(a, b, true, false).dataSync();
+      await new Promise((r) => setTimeout(r, 300));
+      const second = tf.matMul(a, b, true, false).dataSync();
+      const same = first.every((v, i) => Object.is(v, second[i]));
+      console.log(same, wasmThreadedRuns());`;
+    const dir = mkdtempSync(join(tmpdir(), "vlmc-threads-"));
+    try {
+      writeFileSync(join(dir, "order.mjs"), script);
+      const r = spawnSync(process.execPath, [join(dir, "order.mjs")], { encoding: "utf8", timeout: 30000, env: { ...process.env, VLMC_WASM_THREADS: "1" } });
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe("true 2");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a process with a waiting worker exits by itself", () => {

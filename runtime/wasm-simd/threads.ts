@@ -13,8 +13,9 @@
 //   - one product, A untransposed: by rows of C;
 //   - one product, A transposed, B not: by K (each side a partial sum, C = C₀ + C₁);
 //   - both transposed: not threaded.
-// Anything that does not fit (worker not ready or failed, memory too small) returns false and the
-// caller runs the single-threaded kernel. A worker that fails mid-job makes the main thread redo
+// Anything that does not fit (worker failed to start, memory too small) returns false and the
+// caller runs the single-threaded kernel; the first product to be split waits for the worker to
+// start (see usable()), so that which products are split never depends on timing. A worker that fails mid-job makes the main thread redo
 // the whole product itself.
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -79,9 +80,18 @@ function start(): Pool | null {
   }
 }
 
+/** How long the first large product waits for the worker to start before giving up on it. */
+const START_TIMEOUT_MS = 10000;
+
 function usable(): Pool | undefined {
   pool ??= start();
-  if (!pool || pool.failed || Atomics.load(pool.ctl, READY) !== 1) return undefined;
+  if (!pool || pool.failed) return undefined;
+  // The first product big enough to split waits for the worker to start (tens of ms, once) rather
+  // than running single-threaded meanwhile: a split K or batch sums in another order, so which
+  // products ran split must not depend on how fast the worker started, or two runs with the same
+  // seed would differ. A worker that does not start in time is never used.
+  if (Atomics.load(pool.ctl, READY) === 0 && Atomics.wait(pool.ctl, READY, 0, START_TIMEOUT_MS) === "timed-out") pool.failed = true;
+  if (pool.failed || Atomics.load(pool.ctl, READY) !== 1) return undefined;
   return pool;
 }
 
