@@ -18,7 +18,12 @@
 // indices back to JavaScript to check their range before running TensorFlow's GatherV2 — a host
 // read that waits for the step so far, and that keeps a step from becoming one graph
 // (runtime/native-graph/). TensorFlow's CPU kernel checks the range itself and fails with
-// "indices[i] = v is not in [0, n)", so the check here is only the shape one.
+// "indices[i] = v is not in [0, n)", so the check here is only the shape one. On a GPU build
+// (tfjs-node-gpu) TensorFlow's GPU kernel gives zeros for an index out of range instead, so there
+// tfjs-node's own kernel stays.
+//
+// And ExpandDims: tfjs-node sends it without attributes. Eager TensorFlow infers T and Tdim from
+// the inputs; a graph does not ("No attr named 'T' in NodeDef"), so here it carries both.
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { castSkippingNoOps, shareInput, wrapKernel, type StockKernel } from "./kernel-wrap.js";
@@ -28,7 +33,7 @@ type Stock = StockKernel;
 
 // The parts of tfjs-node's NodeJSKernelBackend used to run one TensorFlow op by name.
 interface TensorFlowOpBackend {
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_INT: number; TF_FLOAT: number; TF_INT32: number; TF_BOOL: number };
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_INT: number; TF_FLOAT: number; TF_INT32: number; TF_BOOL: number; isUsingGpuDevice?: () => boolean };
   executeSingleOutput(name: string, opAttrs: { name: string; type: number; value: unknown }[], inputs: TensorInfo[]): TensorInfo;
 }
 
@@ -41,14 +46,21 @@ export function reshapeSkippingNoOps(stock: Stock): Stock {
   };
 }
 
-/** tfjs-node's GatherV2 without its host read of the indices (see the note at the top). */
-export function gatherWithoutHostRead(): Stock {
-  return ({ inputs, backend, attrs }) => {
+/** TF_DataType of a tfjs dtype, by the binding's constants. */
+function tfType(be: TensorFlowOpBackend, dtype: string): number | undefined {
+  return ({ float32: be.binding.TF_FLOAT, int32: be.binding.TF_INT32, bool: be.binding.TF_BOOL } as Record<string, number>)[dtype];
+}
+
+/** tfjs-node's GatherV2 without its host read of the indices (see the note at the top); the stock kernel on a GPU. */
+export function gatherWithoutHostRead(stock: Stock): Stock {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
     const be = backend as unknown as TensorFlowOpBackend;
+    if (be.binding.isUsingGpuDevice?.()) return stock(args);
     const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
     const { axis, batchDims } = attrs as { axis: number; batchDims: number };
     tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, axis, batchDims);
-    const type = (dtype: string) => ({ float32: be.binding.TF_FLOAT, int32: be.binding.TF_INT32, bool: be.binding.TF_BOOL } as Record<string, number>)[dtype];
+    const type = (dtype: string) => tfType(be, dtype);
     const axisTensor = tf.scalar(axis, "int32");
     try {
       return be.executeSingleOutput(
@@ -63,6 +75,29 @@ export function gatherWithoutHostRead(): Stock {
       );
     } finally {
       axisTensor.dispose();
+    }
+  };
+}
+
+/** tfjs-node's ExpandDims with its type attributes (see the note at the top). */
+export function expandDimsWithTypes(stock: Stock): Stock {
+  return (args) => {
+    const be = args.backend as unknown as TensorFlowOpBackend;
+    const input = args.inputs["input"]!;
+    const T = tfType(be, input.dtype);
+    if (T === undefined) return stock(args);
+    const dim = tf.scalar((args.attrs as { dim: number }).dim, "int32");
+    try {
+      return be.executeSingleOutput(
+        "ExpandDims",
+        [
+          { name: "T", type: be.binding.TF_ATTR_TYPE, value: T },
+          { name: "Tdim", type: be.binding.TF_ATTR_TYPE, value: be.binding.TF_INT32 },
+        ],
+        [input, dim],
+      );
+    } finally {
+      dim.dispose();
     }
   };
 }
@@ -82,10 +117,11 @@ function registerReluGrad(): void {
   provideReluGrad("tensorflow", () => true);
 }
 
-/** Registers the no-op-skipping Reshape and Cast, GatherV2 without a host read and the one-op Relu gradient on native TensorFlow. Idempotent. */
+/** Registers the no-op-skipping Reshape and Cast, GatherV2 without a host read, ExpandDims with its types and the one-op Relu gradient on native TensorFlow. Idempotent. */
 export function registerNativeKernels(): void {
   wrapKernel("Reshape", "tensorflow", reshapeSkippingNoOps);
   wrapKernel("Cast", "tensorflow", castSkippingNoOps);
   wrapKernel("GatherV2", "tensorflow", gatherWithoutHostRead);
+  wrapKernel("ExpandDims", "tensorflow", expandDimsWithTypes);
   registerReluGrad();
 }

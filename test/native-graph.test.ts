@@ -143,6 +143,15 @@ describe("building the graph", () => {
     expect(built.nodes).toBe(7);
   });
 
+  test("a shape attribute is a shape, not a list", () => {
+    const be = standInBackend();
+    const trace: Trace = { ops: [{ op: "Placeholder", attrs: [{ name: "shape", type: ATTR.TF_ATTR_SHAPE, value: [2, -1] }], inputs: [], outputs: [7] }], consts: new Map(), inputInfo: new Map(), hostReads: 0 };
+    const built = buildGraph(standInProtos(), be.binding, trace, new Map(), [7]);
+    const text = new TextDecoder().decode(built.savedModel);
+    expect(text).toContain('"shape":{"Shape":{"DimList":[{"Size":2},{"Size":-1}]}}');
+    expect(text).not.toContain('"List"');
+  });
+
   test("a tensor the step neither made nor was given, with no known shape, is an error", () => {
     const be = standInBackend();
     const trace: Trace = { ops: [{ op: "Neg", attrs: [], inputs: [42], outputs: [43] }], consts: new Map(), inputInfo: new Map(), hostReads: 0 };
@@ -281,6 +290,55 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     const reference = await tiny(square, [4, 4, 4, 3, 4], false);
     run.losses.forEach((l, i) => expect(l).toBeCloseTo(reference.losses[i]!, 5));
     run.final.forEach((v, i) => expect(v).toBeCloseTo(reference.final[i]!, 5));
+  });
+
+  test("expandDims (tfjs-node sends it without type attributes) becomes part of a graph", async () => {
+    const run = await tiny((x, w) => tf.mean(tf.square(tf.expandDims(tf.matMul(x, w), 1))) as tf.Scalar);
+    expect(run.modes.join("\n")).toMatch(/runs as one graph/);
+    const reference = await tiny((x, w) => tf.mean(tf.square(tf.expandDims(tf.matMul(x, w), 1))) as tf.Scalar, [4, 4, 4, 4], false);
+    run.final.forEach((v, i) => expect(v).toBeCloseTo(reference.final[i]!, 5));
+  });
+
+  test("one tensor given as two inputs: op by op, with the reason", async () => {
+    await initBackend("tensorflow");
+    const w = tf.variable(tf.scalar(1), true, `w_alias_${Math.random()}`);
+    const modes: string[] = [];
+    const step = new NativeGraphStep((inputs) => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.add(inputs["a"]!, inputs["b"]!), w)) as tf.Scalar, [w]);
+      w.assign(tf.sub(w, tf.mul(Object.values(grads)[0]!, 0.1)));
+      return value;
+    }, (line) => modes.push(line));
+    const x = tf.tensor1d([1, 2]);
+    for (let i = 0; i < 3; i++) step.run({ a: x, b: x }, {}).dispose();
+    expect(step.state).toBe("eager");
+    expect(modes[0]).toMatch(/input:a and input:b are the same tensor/);
+    step.dispose();
+    tf.dispose([x, w]);
+  });
+
+  test("a graph run that fails on bad data fails op by op too: the error goes through, the graph stays", async () => {
+    await initBackend("tensorflow");
+    const table = tf.variable(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), true, `table_${Math.random()}`);
+    const modes: string[] = [];
+    const step = new NativeGraphStep((inputs, scalars) => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.gather(table, inputs["ids"]!)) as tf.Scalar, [table]);
+      table.assign(tf.sub(table, tf.mul(Object.values(grads)[0]!, scalars["lr"]!)));
+      return value;
+    }, (line) => modes.push(line));
+    const lr = tf.scalar(0.1);
+    const good = tf.tensor1d([0, 2], "int32");
+    for (let i = 0; i < 3; i++) step.run({ ids: good }, { lr }).dispose();
+    expect(step.state).toBe("graph");
+    const before = table.dataSync().slice();
+    const bad = tf.tensor1d([0, 7], "int32");
+    expect(() => step.run({ ids: bad }, { lr })).toThrow(/indices\[1\] = 7 is not in \[0, 3\)/);
+    expect(step.state).toBe("graph");
+    expect(Array.from(table.dataSync())).toEqual(Array.from(before));
+    step.run({ ids: good }, { lr }).dispose();
+    expect(Array.from(table.dataSync())).not.toEqual(Array.from(before));
+    step.dispose();
+    expect(step.state).toBe("eager");
+    tf.dispose([lr, good, bad, table]);
   });
 
   test("GatherV2 without the host read still rejects an index out of range", async () => {

@@ -6,8 +6,13 @@
 // feeds the current values in and assigns the variables from what comes out. Anything that makes
 // two steps differ (a random dropout mask drawn in JavaScript, a value read back mid-step, a
 // branch on one) shows up as two different recordings, and then every step runs op by op, as
-// before; so does an input of another shape than the traced one (e.g. a short last batch), step by
-// step. `VLMC_NATIVE_GRAPH=0` turns the graph off.
+// before; so does an input of another shape than the traced one, step by step (vlmc train never
+// makes one: it drops an epoch's partial batch). `VLMC_NATIVE_GRAPH=0` turns the graph off, and
+// so does a GPU build (feeding a session copies every tensor to the host and back).
+//
+// The contract: what may change from step to step is the variables (all of tfjs's registered
+// ones), the inputs and the scalars. Any other tensor the step reads is taken as a constant: its
+// value is copied into the graph when it is built (vlmc's models read nothing else).
 import * as tf from "@tensorflow/tfjs-core";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +22,10 @@ import { buildGraph, type BuiltGraph, type Slot } from "./graph-def.js";
 import { graphProtos, nodeBackend, type NodeBackend } from "./tfjs-node.js";
 import { describeTrace, traceStep, type Trace } from "./trace.js";
 
-/** The step's code: updates variables, returns the loss. Runs inside tf.tidy. */
+/**
+ * The step's code: updates variables, returns the loss. Runs inside tf.tidy. It may read
+ * variables, `inputs` and `scalars`; any other tensor it reads must keep its value (see the top).
+ */
 export type StepBody = (inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>) => tf.Scalar;
 
 /** Whether the graph is wanted: on unless VLMC_NATIVE_GRAPH=0. */
@@ -33,11 +41,14 @@ interface Recording {
   assigned: tf.Variable[];
   fetches: number[];
   signature: string;
+  /** Two slots given the same tensor: no graph (see record()). */
+  aliased?: string;
 }
 
 interface Session {
   id: number;
   graph: BuiltGraph;
+  trace: Trace;
   assigned: tf.Variable[];
   signature: string;
 }
@@ -74,14 +85,17 @@ export class NativeGraphStep {
   /** One step; the caller owns the returned loss. */
   run(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
     if (this.mode === "graph" && this.session) {
-      if (signatureOf(inputs, scalars) === this.session.signature) {
-        try {
-          return this.runSession(this.session, inputs, scalars);
-        } catch (err) {
-          this.fallBack(`the graph failed to run (${firstLine(err)})`);
-        }
+      if (signatureOf(inputs, scalars) !== this.session.signature) return this.eager(inputs, scalars);
+      try {
+        return this.runSession(this.session, inputs, scalars);
+      } catch (err) {
+        // The variables are untouched (they are assigned only after a run succeeds). If the same
+        // step fails op by op too, the data is at fault (an index out of range): keep the graph
+        // and let the error through; otherwise the graph is, and steps go on op by op.
+        const loss = this.eager(inputs, scalars);
+        this.fallBack(`the graph failed to run (${this.explain(err)})`);
+        return loss;
       }
-      return this.eager(inputs, scalars);
     }
     if (this.mode === "eager") return this.eager(inputs, scalars);
     const { loss, recording } = this.record(inputs, scalars);
@@ -101,15 +115,26 @@ export class NativeGraphStep {
       this.mode = "graph";
       this.onMode(`native TensorFlow: each training step runs as one graph (${this.session.graph.nodes} nodes, built in ${Math.round(performance.now() - started)} ms; VLMC_NATIVE_GRAPH=0 runs it op by op)`);
     } catch (err) {
-      this.fallBack(`the graph could not be built (${firstLine(err)})`);
+      this.fallBack(`the graph could not be built (${this.explain(err, recording.trace)})`);
     }
     return loss;
   }
 
+  /** Frees the session; later steps (if any) run op by op. */
   dispose(): void {
     if (this.session) this.backend.binding.deleteSavedModel(this.session.id);
     this.session = undefined;
     this.first = undefined;
+    this.mode = "eager";
+  }
+
+  /** TensorFlow's message on one line, with each graph node it names followed by its op type. */
+  private explain(err: unknown, trace: Trace | undefined = this.session?.trace): string {
+    const text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, " ").trim();
+    return text.replace(/\bop_(\d+)\b/g, (node, i: string) => {
+      const op = trace?.ops[Number(i)]?.op;
+      return op ? `${node} (${op})` : node;
+    });
   }
 
   private eager(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
@@ -130,16 +155,23 @@ export class NativeGraphStep {
     // JavaScript values is not mistaken for a constant the step made.
     const slots = new Map<number, Slot>();
     const idOf = (t: tf.Tensor) => be.getInputTensorIds([t])[0]!;
-    for (const v of variables) slots.set(idOf(v), { key: `var:${v.name}`, dtype: v.dtype });
-    for (const [k, t] of Object.entries(inputs)) slots.set(idOf(t), { key: `input:${k}`, dtype: t.dtype });
-    for (const [k, t] of Object.entries(scalars)) slots.set(idOf(t), { key: `scalar:${k}`, dtype: t.dtype });
+    let aliased: string | undefined;
+    const slot = (t: tf.Tensor, key: string) => {
+      const id = idOf(t);
+      // One tensor in two slots would become one Placeholder, fed from only one of them later.
+      if (slots.has(id)) aliased ??= `${slots.get(id)!.key} and ${key} are the same tensor`;
+      else slots.set(id, { key, dtype: t.dtype });
+    };
+    for (const v of variables) slot(v, `var:${v.name}`);
+    for (const [k, t] of Object.entries(inputs)) slot(t, `input:${k}`);
+    for (const [k, t] of Object.entries(scalars)) slot(t, `scalar:${k}`);
     const before = variables.map(idOf);
     const { result: loss, trace } = traceStep(be, () => tf.tidy(() => this.body(inputs, scalars)));
     const assigned = variables.filter((v, i) => idOf(v) !== before[i]);
     const fetches = [...assigned.map(idOf), idOf(loss)];
     const named = [...assigned.map((v) => ({ name: v.name, id: idOf(v) })), { name: "loss", id: idOf(loss) }];
     const labels = new Map([...slots].map(([id, s]) => [id, s.key]));
-    return { loss, recording: { trace, description: describeTrace(trace, labels, named), slots, assigned, fetches, signature: signatureOf(inputs, scalars) } };
+    return { loss, recording: { trace, description: describeTrace(trace, labels, named), slots, assigned, fetches, signature: signatureOf(inputs, scalars), ...(aliased ? { aliased } : {}) } };
   }
 
   private load(recording: Recording): Session {
@@ -152,7 +184,7 @@ export class NativeGraphStep {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    return { id, graph, assigned: recording.assigned, signature: recording.signature };
+    return { id, graph, trace: recording.trace, assigned: recording.assigned, signature: recording.signature };
   }
 
   private runSession(session: Session, inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
@@ -172,9 +204,10 @@ export class NativeGraphStep {
   }
 }
 
-/** Whether steps could run as a graph here: native TensorFlow active and not switched off. */
+/** Whether steps could run as a graph here: native TensorFlow on the CPU, not switched off. */
 export function nativeGraphAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
-  return nativeGraphEnabled(env) && nodeBackend() !== undefined;
+  const backend = nodeBackend();
+  return nativeGraphEnabled(env) && backend !== undefined && !backend.binding.isUsingGpuDevice?.();
 }
 
 function registeredVariables(): tf.Variable[] {
@@ -192,6 +225,7 @@ function signatureOf(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Reado
 
 /** Why two recordings cannot share one graph, or undefined when they can. */
 function differences(a: Recording, b: Recording): string | undefined {
+  if (a.aliased ?? b.aliased) return `two inputs of the step are one tensor (${a.aliased ?? b.aliased})`;
   if (b.trace.hostReads > 0) return `the step reads ${b.trace.hostReads} value(s) back to JavaScript while it runs${b.trace.firstReadAt ? ` (first in ${b.trace.firstReadAt})` : ""}`;
   if (a.signature !== b.signature) return "the inputs of the first two steps differ in shape";
   const n = Math.max(a.description.length, b.description.length);
@@ -202,9 +236,4 @@ function differences(a: Recording, b: Recording): string | undefined {
     }
   }
   return undefined;
-}
-
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split("\n")[0] ?? text;
 }

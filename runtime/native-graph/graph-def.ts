@@ -71,6 +71,11 @@ export function buildGraph(pb: GraphProtos, binding: Binding, trace: Trace, slot
   const attrValue = (attr: OpAttr): ProtoMessage => {
     const v = new pb.AttrValue();
     const b = binding;
+    // A shape is an array too, but not a list attribute.
+    if (attr.type === b.TF_ATTR_SHAPE) {
+      v.setShape!(shapeProto(attr.value as number[]) as never);
+      return v;
+    }
     if (Array.isArray(attr.value) || ArrayBuffer.isView(attr.value)) {
       const list = new pb.AttrValue.ListValue();
       const values = Array.from(attr.value as ArrayLike<unknown>);
@@ -86,7 +91,6 @@ export function buildGraph(pb: GraphProtos, binding: Binding, trace: Trace, slot
       case b.TF_ATTR_FLOAT: v.setF!(attr.value as never); break;
       case b.TF_ATTR_BOOL: v.setB!(attr.value as never); break;
       case b.TF_ATTR_TYPE: v.setType!(attr.value as never); break;
-      case b.TF_ATTR_SHAPE: v.setShape!(shapeProto(attr.value as number[]) as never); break;
       default: throw new Error(`attribute ${attr.name}: TF_AttrType ${attr.type} is not supported`);
     }
     return v;

@@ -32,6 +32,8 @@ export interface Binding {
   loadSavedModel(exportDir: string, tags: string): number;
   runSavedModel(id: number, inputIds: number[], inputNames: string, outputNames: string): OutputMeta[];
   deleteSavedModel(id: number): void;
+  /** tfjs-node-gpu with a GPU found. */
+  isUsingGpuDevice?(): boolean;
   readonly TF_ATTR_STRING: number;
   readonly TF_ATTR_INT: number;
   readonly TF_ATTR_FLOAT: number;

@@ -224,9 +224,11 @@ class Adam extends OptimizerBase {
     let scalars: Record<string, tf.Scalar> | undefined;
     for (const [name, param] of this.params) {
       const raw = grads.get(name);
-      if (!raw || this.fusedUpdate(name, param, raw, numbers)) continue;
+      if (!raw) continue;
+      const g = this.gradient(name, param, raw);
+      if (this.fusedUpdate(name, param, g, numbers)) continue;
       scalars ??= scalarTensors(numbers);
-      this.updateOne(name, param, raw, scalars);
+      this.updateOne(name, param, g, scalars);
     }
     this.advance();
   }
@@ -234,7 +236,7 @@ class Adam extends OptimizerBase {
   update(grads: ReadonlyMap<string, tf.Tensor>, scalars: Readonly<Record<string, tf.Scalar>>): void {
     for (const [name, param] of this.params) {
       const raw = grads.get(name);
-      if (raw) this.updateOne(name, param, raw, scalars);
+      if (raw) this.updateOne(name, param, this.gradient(name, param, raw), scalars);
     }
   }
 
@@ -246,12 +248,13 @@ class Adam extends OptimizerBase {
     return this.config.name === "adamw" && this.config.weightDecay > 0 && isDecayed(name, this.config.decay);
   }
 
-  private fusedUpdate(name: string, param: tf.Variable, raw: tf.Tensor, numbers: Record<string, number>): boolean {
+  /** One parameter's fused update with gradient `g` (decay already added); false where there is no kernel. */
+  private fusedUpdate(name: string, param: tf.Variable, g: tf.Tensor, numbers: Record<string, number>): boolean {
     const { beta1, beta2, eps } = this.config;
     const m = this.slot("m", name);
     const v = this.slot("v", name);
     const { stepSize, sqrtCorrection2, keep } = numbers as { stepSize: number; sqrtCorrection2: number; keep: number };
-    const fused = adamUpdateSimd(param, this.gradient(name, param, raw), m, v, { beta1, beta2, sqrtCorrection2, eps, stepSize, ...(this.decoupledDecay(name) ? { keep } : {}) });
+    const fused = adamUpdateSimd(param, g, m, v, { beta1, beta2, sqrtCorrection2, eps, stepSize, ...(this.decoupledDecay(name) ? { keep } : {}) });
     if (!fused) return false;
     param.assign(fused[0]);
     m.assign(fused[1]);
@@ -259,10 +262,10 @@ class Adam extends OptimizerBase {
     return true;
   }
 
-  private updateOne(name: string, param: tf.Variable, raw: tf.Tensor, scalars: Readonly<Record<string, tf.Scalar>>): void {
+  /** One parameter's update in tensors, with gradient `g` (decay already added). */
+  private updateOne(name: string, param: tf.Variable, g: tf.Tensor, scalars: Readonly<Record<string, tf.Scalar>>): void {
     const { beta1, beta2, eps } = this.config;
     const { stepSize, sqrtCorrection2, keep } = scalars as Record<string, tf.Scalar>;
-    const g = this.gradient(name, param, raw);
     const m = this.slot("m", name);
     const v = this.slot("v", name);
     m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
