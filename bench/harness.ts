@@ -13,6 +13,7 @@
 //   (runtime/train/optimizers.ts, both tfjs sides) + reading the loss value back, so nothing is
 //   left queued on an asynchronous backend; medians over `steps` timed steps after `warmup`;
 // - inference is the forward pass without the loss, summed and read back (PyTorch does the same);
+//   on native TensorFlow as one graph, as `vlmc eval` runs its batches;
 // - peak memory is tf.profile's peakBytes over one extra training step run op by op (a native
 //   graph step allocates inside TensorFlow, out of tfjs's sight): all live tfjs tensors,
 //   parameters and optimizer state included (the process RSS is in machine.max_rss_mb);
@@ -32,6 +33,7 @@ import { initBackend } from "../runtime/backend.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { createOptimizer, type OptimizerName } from "../runtime/train/optimizers.js";
 import { createTrainStep } from "../runtime/train/step.js";
+import { NativeGraphFunction, nativeGraphAvailable } from "../runtime/native-graph/compiled-step.js";
 import type { HandwrittenModel } from "./handwritten/common.js";
 import { BENCH_MODELS, type BenchModel, type ModelKey, type Sizes } from "./models.js";
 import type { BackendFigures, BackendName, BenchResults, ModelFigures } from "./schema.js";
@@ -279,16 +281,21 @@ async function measureModel(
     if (leaked > 0) options.log(`  warning: ${leaked} tensors more after the timed steps than before (a leak in a step)`);
 
     const outputName = program.outputs.some((o) => o.name === "logits") ? "logits" : program.outputs[0]!.name;
+    const forwardSum = (x: Readonly<Record<string, tf.Tensor>>) => ({ total: tf.sum(generated.forward(x, { loss: false }).outputs[outputName]!) });
+    // As `vlmc eval` runs batches: one native graph where there is one (the warm-up covers its two
+    // traced calls and the build).
+    const inferGraph = nativeGraphAvailable() ? new NativeGraphFunction(forwardSum, { what: "inference batch" }) : undefined;
     const infer = timeInterleaved(
       {
         generated: () => {
-          const total = tf.tidy(() => tf.sum(generated.forward(inputs, { loss: false }).outputs[outputName]!));
+          const total = inferGraph ? inferGraph.run(inputs)["total"]! : tf.tidy(() => forwardSum(inputs).total);
           total.dataSync();
           total.dispose();
         },
       },
       timing,
     );
+    inferGraph?.dispose();
     // tf.profile sees tfjs's tensors only; a step run as one TensorFlow graph allocates inside
     // TensorFlow, so the peak is taken from the same step run op by op.
     const probe = trainStep(generated.trainable, (x) => generated.forward(x).loss!, inputs, optimizerConfig, lr, undefined, false);

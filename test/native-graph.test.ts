@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { buildGraph } from "../runtime/native-graph/graph-def.js";
 import { describeTrace, traceStep, type Trace } from "../runtime/native-graph/trace.js";
 import type { Binding, GraphProtos, NodeBackend, OutputMeta } from "../runtime/native-graph/tfjs-node.js";
-import { NativeGraphStep } from "../runtime/native-graph/compiled-step.js";
+import { NativeGraphFunction } from "../runtime/native-graph/compiled-step.js";
 import { initBackend, probeNative } from "../runtime/backend.js";
 import { createOptimizer, scalarTensors } from "../runtime/train/optimizers.js";
 import { createTrainStep } from "../runtime/train/step.js";
@@ -159,6 +159,18 @@ describe("building the graph", () => {
   });
 });
 
+/** A NativeGraphFunction whose one output is a scalar loss, run and returned as such. */
+function scalarStep(body: (inputs: Record<string, tf.Tensor>, scalars: Record<string, tf.Scalar>) => tf.Scalar, onMode: (line: string) => void) {
+  const fn = new NativeGraphFunction((inputs, scalars) => ({ loss: body(inputs as Record<string, tf.Tensor>, scalars as Record<string, tf.Scalar>) }), { what: "training step", onMode });
+  return {
+    run: (inputs: Record<string, tf.Tensor>, scalars: Record<string, tf.Scalar>) => fn.run(inputs, scalars)["loss"] as tf.Scalar,
+    get state() {
+      return fn.state;
+    },
+    dispose: () => fn.dispose(),
+  };
+}
+
 const native = process.env["VLMC_NATIVE_DIR"] ? (await probeNative()).ok : false;
 
 describe.skipIf(!native)("on native TensorFlow", () => {
@@ -235,7 +247,7 @@ describe.skipIf(!native)("on native TensorFlow", () => {
       return value;
     };
     const graphStep = graph
-      ? new NativeGraphStep(body, (line) => modes.push(line))
+      ? scalarStep(body, (line) => modes.push(line))
       : { run: (i: Record<string, tf.Tensor>, s: Record<string, tf.Scalar>) => tf.tidy(() => body(i, s)), state: "eager", dispose: () => {} };
     const losses: number[] = [];
     for (const b of batches) {
@@ -303,7 +315,7 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     await initBackend("tensorflow");
     const w = tf.variable(tf.scalar(1), true, `w_alias_${Math.random()}`);
     const modes: string[] = [];
-    const step = new NativeGraphStep((inputs) => {
+    const step = scalarStep((inputs) => {
       const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.add(inputs["a"]!, inputs["b"]!), w)) as tf.Scalar, [w]);
       w.assign(tf.sub(w, tf.mul(Object.values(grads)[0]!, 0.1)));
       return value;
@@ -320,7 +332,7 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     await initBackend("tensorflow");
     const table = tf.variable(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), true, `table_${Math.random()}`);
     const modes: string[] = [];
-    const step = new NativeGraphStep((inputs, scalars) => {
+    const step = scalarStep((inputs, scalars) => {
       const { value, grads } = tf.variableGrads(() => tf.sum(tf.gather(table, inputs["ids"]!)) as tf.Scalar, [table]);
       table.assign(tf.sub(table, tf.mul(Object.values(grads)[0]!, scalars["lr"]!)));
       return value;
@@ -339,6 +351,27 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     step.dispose();
     expect(step.state).toBe("eager");
     tf.dispose([lr, good, bad, table]);
+  });
+
+  test("a forward-only function with several outputs (an evaluation batch): graph outputs equal eager ones", async () => {
+    await initBackend("tensorflow");
+    const w = tf.variable(tf.tensor2d([[0.5, 1], [-0.25, 2], [1, -1]]), true, `w_eval_${Math.random()}`);
+    const body = (inputs: Readonly<Record<string, tf.Tensor>>) => {
+      const y = tf.matMul(inputs["x"]!, w);
+      return { total: tf.sum(y), best: tf.argMax(y, -1), hits: tf.sum(tf.cast(tf.equal(tf.argMax(y, -1), inputs["label"]!), "float32")) };
+    };
+    const fn = new NativeGraphFunction(body, { what: "evaluation batch" });
+    for (const b of [5, 5, 5, 5, 2, 5]) {
+      const inputs = { x: tf.tensor2d(Array.from({ length: b * 3 }, (_, i) => Math.sin(i * b)), [b, 3]), label: tf.tensor1d(Array.from({ length: b }, (_, i) => i % 2), "int32") };
+      const got = fn.run(inputs);
+      const want = tf.tidy(() => body(inputs));
+      expect(Object.keys(got)).toEqual(["total", "best", "hits"]);
+      for (const k of Object.keys(want)) expect(Array.from(got[k]!.dataSync()), k).toEqual(Array.from(want[k as keyof typeof want]!.dataSync()));
+      tf.dispose([...Object.values(got), ...Object.values(want), ...Object.values(inputs)]);
+    }
+    expect(fn.state).toBe("graph");
+    fn.dispose();
+    w.dispose();
   });
 
   test("GatherV2 without the host read still rejects an index out of range", async () => {

@@ -1,6 +1,7 @@
-// A training step that runs as one TensorFlow graph on the native backend, as tf.function does in
-// Python. The step's code is ordinary tfjs (forward, tf.variableGrads, the optimizer's update); the
-// first two calls run it eagerly while recording every op (trace.ts). When both recordings
+// A function — a training step, an evaluation batch — that runs as one TensorFlow graph on the
+// native backend, as tf.function does in Python. The code is ordinary tfjs (for a training step:
+// forward, tf.variableGrads, the optimizer's update); the first two calls run it eagerly while
+// recording every op (trace.ts). When both recordings
 // describe the same graph — same ops, same constants, only the variables, inputs and per-step
 // scalars differ — the graph is built (graph-def.ts), loaded as a session, and every later call
 // feeds the current values in and assigns the variables from what comes out. Anything that makes
@@ -22,11 +23,15 @@ import { buildGraph, type BuiltGraph, type Slot } from "./graph-def.js";
 import { graphProtos, nodeBackend, type NodeBackend } from "./tfjs-node.js";
 import { describeTrace, traceStep, type Trace } from "./trace.js";
 
+/** Tensors by name: a function's inputs, scalars or outputs. */
+export type Tensors = Readonly<Record<string, tf.Tensor>>;
+
 /**
- * The step's code: updates variables, returns the loss. Runs inside tf.tidy. It may read
- * variables, `inputs` and `scalars`; any other tensor it reads must keep its value (see the top).
+ * The function's code: may assign variables; returns its outputs by name. Runs inside tf.tidy.
+ * It may read variables, `inputs` and `scalars`; any other tensor it reads must keep its value
+ * (see the top).
  */
-export type StepBody = (inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>) => tf.Scalar;
+export type GraphBody = (inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>>) => Tensors;
 
 /** Whether the graph is wanted: on unless VLMC_NATIVE_GRAPH=0. */
 export function nativeGraphEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -37,8 +42,10 @@ interface Recording {
   trace: Trace;
   description: string[];
   slots: Map<number, Slot>;
-  /** The variables the step assigned, in fetch order (the loss is fetched last). */
+  /** The variables the function assigned, fetched first, in this order. */
   assigned: tf.Variable[];
+  /** The names of its outputs, fetched after the variables, in this order. */
+  outputs: string[];
   fetches: number[];
   signature: string;
   /** Two slots given the same tensor: no graph (see record()). */
@@ -50,29 +57,37 @@ interface Session {
   graph: BuiltGraph;
   trace: Trace;
   assigned: tf.Variable[];
+  outputs: string[];
   signature: string;
 }
 
-export class NativeGraphStep {
+export interface NativeGraphOptions {
+  /** What one call is, for the user's line: "training step", "evaluation batch". */
+  what: string;
+  /** Hears once how calls run from then on: one line for the user. */
+  onMode?: (line: string) => void;
+}
+
+export class NativeGraphFunction {
   private mode: "tracing" | "graph" | "eager" = "tracing";
   private first: Recording | undefined;
   private session: Session | undefined;
   private readonly backend: NodeBackend;
 
-  /**
-   * `onMode` hears once how steps run from then on: one line for the user. Throws when the
-   * active backend is not tfjs-node's; `nativeGraphAvailable()` says so without throwing.
-   */
+  private readonly onMode: (line: string) => void;
+
+  /** Throws when the active backend is not tfjs-node's; `nativeGraphAvailable()` says so without throwing. */
   constructor(
-    private readonly body: StepBody,
-    private readonly onMode: (line: string) => void = () => {},
+    private readonly body: GraphBody,
+    private readonly options: NativeGraphOptions,
   ) {
     const backend = nodeBackend();
-    if (!backend) throw new Error("NativeGraphStep needs tfjs-node's backend active");
+    if (!backend) throw new Error("NativeGraphFunction needs tfjs-node's backend active");
     this.backend = backend;
+    this.onMode = options.onMode ?? (() => {});
   }
 
-  /** How steps run now: "tracing", "graph" or "eager". */
+  /** How calls run now: "tracing", "graph" or "eager". */
   get state(): "tracing" | "graph" | "eager" {
     return this.mode;
   }
@@ -82,45 +97,45 @@ export class NativeGraphStep {
     return this.session?.graph.nodes;
   }
 
-  /** One step; the caller owns the returned loss. */
-  run(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
+  /** One call; the caller owns the returned tensors. */
+  run(inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>> = {}): Tensors {
     if (this.mode === "graph" && this.session) {
       if (signatureOf(inputs, scalars) !== this.session.signature) return this.eager(inputs, scalars);
       try {
         return this.runSession(this.session, inputs, scalars);
       } catch (err) {
         // The variables are untouched (they are assigned only after a run succeeds). If the same
-        // step fails op by op too, the data is at fault (an index out of range): keep the graph
-        // and let the error through; otherwise the graph is, and steps go on op by op.
-        const loss = this.eager(inputs, scalars);
+        // call fails op by op too, the data is at fault (an index out of range): keep the graph
+        // and let the error through; otherwise the graph is, and calls go on op by op.
+        const out = this.eager(inputs, scalars);
         this.fallBack(`the graph failed to run (${this.explain(err)})`);
-        return loss;
+        return out;
       }
     }
     if (this.mode === "eager") return this.eager(inputs, scalars);
-    const { loss, recording } = this.record(inputs, scalars);
+    const { out, recording } = this.record(inputs, scalars);
     if (!this.first) {
       this.first = recording;
-      return loss;
+      return out;
     }
     const reason = differences(this.first, recording);
     this.first = undefined;
     if (reason) {
       this.fallBack(reason);
-      return loss;
+      return out;
     }
     try {
       const started = performance.now();
       this.session = this.load(recording);
       this.mode = "graph";
-      this.onMode(`native TensorFlow: each training step runs as one graph (${this.session.graph.nodes} nodes, built in ${Math.round(performance.now() - started)} ms; VLMC_NATIVE_GRAPH=0 runs it op by op)`);
+      this.onMode(`native TensorFlow: each ${this.options.what} runs as one graph (${this.session.graph.nodes} nodes, built in ${Math.round(performance.now() - started)} ms; VLMC_NATIVE_GRAPH=0 runs it op by op)`);
     } catch (err) {
       this.fallBack(`the graph could not be built (${this.explain(err, recording.trace)})`);
     }
-    return loss;
+    return out;
   }
 
-  /** Frees the session; later steps (if any) run op by op. */
+  /** Frees the session; later calls (if any) run op by op. */
   dispose(): void {
     if (this.session) this.backend.binding.deleteSavedModel(this.session.id);
     this.session = undefined;
@@ -137,18 +152,17 @@ export class NativeGraphStep {
     });
   }
 
-  private eager(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
-    return tf.tidy(() => this.body(inputs, scalars));
+  private eager(inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>>): Tensors {
+    return tf.tidy(() => ({ ...this.body(inputs, scalars) }));
   }
 
   private fallBack(reason: string): void {
-    this.mode = "eager";
     this.dispose();
-    this.onMode(`native TensorFlow: training steps run op by op: ${reason}`);
+    this.onMode(`native TensorFlow: each ${this.options.what} runs op by op: ${reason}`);
   }
 
-  /** An eager step with its ops recorded, and what the recording needs to become a graph. */
-  private record(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): { loss: tf.Scalar; recording: Recording } {
+  /** An eager call with its ops recorded, and what the recording needs to become a graph. */
+  private record(inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>>): { out: Tensors; recording: Recording } {
     const be = this.backend;
     const variables = registeredVariables();
     // Every slot gets its binding id before the recording starts, so that a slot made from
@@ -166,12 +180,13 @@ export class NativeGraphStep {
     for (const [k, t] of Object.entries(inputs)) slot(t, `input:${k}`);
     for (const [k, t] of Object.entries(scalars)) slot(t, `scalar:${k}`);
     const before = variables.map(idOf);
-    const { result: loss, trace } = traceStep(be, () => tf.tidy(() => this.body(inputs, scalars)));
+    const { result: out, trace } = traceStep(be, () => this.eager(inputs, scalars));
     const assigned = variables.filter((v, i) => idOf(v) !== before[i]);
-    const fetches = [...assigned.map(idOf), idOf(loss)];
-    const named = [...assigned.map((v) => ({ name: v.name, id: idOf(v) })), { name: "loss", id: idOf(loss) }];
+    const outputs = Object.keys(out);
+    const fetches = [...assigned.map(idOf), ...outputs.map((k) => idOf(out[k]!))];
+    const named = [...assigned.map((v) => ({ name: `var:${v.name}`, id: idOf(v) })), ...outputs.map((k) => ({ name: `output:${k}`, id: idOf(out[k]!) }))];
     const labels = new Map([...slots].map(([id, s]) => [id, s.key]));
-    return { loss, recording: { trace, description: describeTrace(trace, labels, named), slots, assigned, fetches, signature: signatureOf(inputs, scalars), ...(aliased ? { aliased } : {}) } };
+    return { out, recording: { trace, description: describeTrace(trace, labels, named), slots, assigned, outputs, fetches, signature: signatureOf(inputs, scalars), ...(aliased ? { aliased } : {}) } };
   }
 
   private load(recording: Recording): Session {
@@ -184,10 +199,10 @@ export class NativeGraphStep {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    return { id, graph, trace: recording.trace, assigned: recording.assigned, signature: recording.signature };
+    return { id, graph, trace: recording.trace, assigned: recording.assigned, outputs: recording.outputs, signature: recording.signature };
   }
 
-  private runSession(session: Session, inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): tf.Scalar {
+  private runSession(session: Session, inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>>): Tensors {
     const be = this.backend;
     const byName = new Map(session.assigned.map((v) => [`var:${v.name}`, v as tf.Tensor]));
     const tensors = session.graph.feeds.map((key) => {
@@ -200,7 +215,8 @@ export class NativeGraphStep {
       v.assign(outputs[i]!);
       outputs[i]!.dispose();
     });
-    return outputs[outputs.length - 1] as tf.Scalar;
+    const n = session.assigned.length;
+    return Object.fromEntries(session.outputs.map((k, i) => [k, outputs[n + i]!]));
   }
 }
 
@@ -218,8 +234,8 @@ function registeredVariable(name: string): tf.Variable | undefined {
   return (tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } }).state.registeredVariables[name];
 }
 
-function signatureOf(inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>): string {
-  const part = (o: Readonly<Record<string, tf.Tensor>>) => Object.entries(o).map(([k, t]) => `${k}:${t.dtype}[${t.shape.join(",")}]`).sort().join(" ");
+function signatureOf(inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>>): string {
+  const part = (o: Tensors) => Object.entries(o).map(([k, t]) => `${k}:${t.dtype}[${t.shape.join(",")}]`).sort().join(" ");
   return `${part(inputs)} | ${part(scalars)}`;
 }
 

@@ -1,5 +1,6 @@
 // Evaluation over a whole split: the mean loss per example and, for classifiers, the accuracy of the
-// arg-max of the logits. Forward only (no gradients), in batches; one small host read per batch.
+// arg-max of the logits. Forward only (no gradients), in batches; one small host read per batch;
+// on native TensorFlow each batch as one graph.
 // A split wrapped by a task (runtime/tasks) adds the task's own metrics: zero-shot and retrieval
 // accuracy for a contrastive model, answer accuracy for a decoder.
 import * as tf from "@tensorflow/tfjs-core";
@@ -7,7 +8,11 @@ import type { Dataset, Split } from "../data/types.js";
 import { DataError } from "../data/types.js";
 import type { Model } from "../model.js";
 import { isTaskSplit } from "../tasks/types.js";
+import { NativeGraphFunction, nativeGraphAvailable } from "../native-graph/compiled-step.js";
 import { sequentialBatches } from "./batches.js";
+
+/** Fewest batches for which an evaluation builds a native graph. */
+const GRAPH_MIN_BATCHES = 6;
 import { batchInputs, disposeInputs, type InputPlan } from "./inputs.js";
 
 export interface EvalMetrics {
@@ -53,22 +58,34 @@ export function evaluate(model: Model, split: Split, plan: InputPlan, options: E
   const wantLoss = model.program.loss !== null;
   let lossSum = 0;
   let correct = 0;
-  for (const indices of sequentialBatches(size, options.batch)) {
-    const inputs = batchInputs(plan, split, indices);
-    const [batchLoss, batchCorrect] = tf.tidy(() => {
-      const { outputs, loss } = model.forward(inputs, { loss: wantLoss });
-      const parts: tf.Tensor[] = [loss ?? tf.scalar(0)];
-      if (scored) {
-        const predicted = tf.argMax(outputs[scored]!, -1);
-        parts.push(tf.sum(tf.cast(tf.equal(predicted, tf.cast(inputs["label"]!, "int32")), "float32")));
-      } else {
-        parts.push(tf.scalar(0));
-      }
-      return tf.stack(parts).dataSync();
-    });
-    disposeInputs(inputs);
-    lossSum += batchLoss! * indices.length;
-    correct += batchCorrect!;
+  // [mean loss, correct predictions] of one batch.
+  const batchStats = (inputs: Readonly<Record<string, tf.Tensor>>): { stats: tf.Tensor } => {
+    const { outputs, loss } = model.forward(inputs, { loss: wantLoss });
+    const parts: tf.Tensor[] = [loss ?? tf.scalar(0)];
+    if (scored) {
+      const predicted = tf.argMax(outputs[scored]!, -1);
+      parts.push(tf.sum(tf.cast(tf.equal(predicted, tf.cast(inputs["label"]!, "int32")), "float32")));
+    } else {
+      parts.push(tf.scalar(0));
+    }
+    return { stats: tf.stack(parts) };
+  };
+  const batches = [...sequentialBatches(size, options.batch)];
+  // On native TensorFlow the batches run as one graph (runtime/native-graph/), when there are
+  // enough of them to repay the two traced batches and the build (tens of ms).
+  const graph = batches.length >= GRAPH_MIN_BATCHES && nativeGraphAvailable() ? new NativeGraphFunction(batchStats, { what: "evaluation batch" }) : undefined;
+  try {
+    for (const indices of batches) {
+      const inputs = batchInputs(plan, split, indices);
+      const stats = graph ? graph.run(inputs)["stats"]! : tf.tidy(() => batchStats(inputs).stats);
+      const [batchLoss, batchCorrect] = stats.dataSync();
+      stats.dispose();
+      disposeInputs(inputs);
+      lossSum += batchLoss! * indices.length;
+      correct += batchCorrect!;
+    }
+  } finally {
+    graph?.dispose();
   }
   const metrics: EvalMetrics = { examples: size };
   if (wantLoss) metrics.loss = size > 0 ? lossSum / size : Number.NaN;

@@ -3,7 +3,7 @@
 // runs as one TensorFlow graph after two traced eager steps (runtime/native-graph/); elsewhere, and
 // whenever the graph cannot serve, op by op.
 import * as tf from "@tensorflow/tfjs-core";
-import { NativeGraphStep, nativeGraphAvailable } from "../native-graph/compiled-step.js";
+import { NativeGraphFunction, nativeGraphAvailable } from "../native-graph/compiled-step.js";
 import { clipByGlobalNorm } from "./clip.js";
 import { scalarTensors, type Optimizer } from "./optimizers.js";
 
@@ -40,11 +40,14 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
     return { value, named };
   };
   const graph = (options.graph ?? true) && nativeGraphAvailable()
-    ? new NativeGraphStep((inputs, scalars) => {
-        const { value, named } = gradients(inputs);
-        optimizer.update(named, scalars);
-        return value;
-      }, options.onMode)
+    ? new NativeGraphFunction(
+        (inputs, scalars) => {
+          const { value, named } = gradients(inputs);
+          optimizer.update(named, scalars);
+          return { loss: value };
+        },
+        { what: "training step", ...(options.onMode ? { onMode: options.onMode } : {}) },
+      )
     : undefined;
   return {
     run(inputs, lr) {
@@ -58,7 +61,7 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       // The per-step numbers go in as tensors, so that one graph serves every step.
       const scalars = scalarTensors(optimizer.stepScalars(lr));
       try {
-        const value = graph.run(inputs, scalars);
+        const value = graph.run(inputs, scalars)["loss"] as tf.Scalar;
         optimizer.advance();
         return value;
       } finally {
