@@ -84,6 +84,16 @@ describe("recording a step", () => {
     expect(first).not.toEqual(describe(7, 8, [3, 5]));
     expect(first.join("\n")).toContain("Mul");
     expect(first.at(-1)).toBe("fetch loss <- %1:0");
+    // A constant made in one step and the same values made before the next (a tensor made from
+    // JavaScript first used in the first step) describe alike when the outside one can be read.
+    const be = standInBackend(new Map([[50, new Float32Array([3, 4])]]));
+    const second = standInStep(be, 7, 8, [3, 4]);
+    second.trace.ops[1]!.inputs[1] = 50;
+    second.trace.consts.clear();
+    second.trace.inputInfo.set(50, { shape: [2], dtype: "float32" });
+    const read = (id: number) => be.binding.tensorDataSync(id);
+    expect(describeTrace(second.trace, new Map([[7, "input:x"], [8, "var:w"]]), [{ name: "loss", id: second.result }], read)).toEqual(first);
+    expect(describeTrace(second.trace, new Map([[7, "input:x"], [8, "var:w"]]), [{ name: "loss", id: second.result }])).not.toEqual(first);
     // A tensor that is not a slot is named by its id, so a different one differs.
     const unnamed = (w: number) => {
       const be = standInBackend();
@@ -279,6 +289,14 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     }
     const expected = current.dataSync();
     run.final.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+  });
+
+  test("a constant made from JavaScript before the first step (uploaded inside it) still makes a graph", async () => {
+    await initBackend("tensorflow");
+    const scale = tf.tensor2d([[2], [3], [4], [5]]); // values wait in JavaScript until first used
+    const run = await tiny((x, w) => tf.mean(tf.mul(tf.square(tf.matMul(x, w)), scale)) as tf.Scalar);
+    expect(run.state, run.modes.join("\n")).toBe("graph");
+    scale.dispose();
   });
 
   test("a random mask drawn in JavaScript makes two steps differ: op by op, with the reason", async () => {

@@ -186,7 +186,7 @@ export class NativeGraphFunction {
     const fetches = [...assigned.map(idOf), ...outputs.map((k) => idOf(out[k]!))];
     const named = [...assigned.map((v) => ({ name: `var:${v.name}`, id: idOf(v) })), ...outputs.map((k) => ({ name: `output:${k}`, id: idOf(out[k]!) }))];
     const labels = new Map([...slots].map(([id, s]) => [id, s.key]));
-    return { out, recording: { trace, description: describeTrace(trace, labels, named), slots, assigned, outputs, fetches, signature: signatureOf(inputs, scalars), ...(aliased ? { aliased } : {}) } };
+    return { out, recording: { trace, description: describeTrace(trace, labels, named, (id) => be.binding.tensorDataSync(id)), slots, assigned, outputs, fetches, signature: signatureOf(inputs, scalars), ...(aliased ? { aliased } : {}) } };
   }
 
   private load(recording: Recording): Session {

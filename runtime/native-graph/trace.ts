@@ -6,6 +6,7 @@
 // nothing: every call still runs, so a traced step is an ordinary eager step.
 import { createHash } from "node:crypto";
 import type { Binding, NodeBackend, OpAttr, OutputMeta } from "./tfjs-node.js";
+import { tfDataType } from "./tfjs-node.js";
 
 export interface TracedOp {
   op: string;
@@ -92,20 +93,35 @@ export function traceStep<T>(backend: NodeBackend, body: () => T): { result: T; 
 
 /**
  * The trace as text lines with every tensor id replaced by what it stands for: `$name` for a
- * slot (a variable, an input, a per-step scalar), `%op:output` for an op's result, `#n` for the
- * n-th constant (listed with its dtype, shape and a hash of its bytes), `@id` for a tensor that
- * existed before the step. Two steps whose descriptions are equal ran the same graph with the same
- * constants: only the slots' values differed.
+ * slot (a variable, an input, a per-step scalar), `%op:output` for an op's result, and for a
+ * constant — made in the step, or made before it and read with `readOutside` — its dtype, shape
+ * and a hash of its bytes (`@id` for an outside tensor that cannot be read). Two steps whose
+ * descriptions are equal ran the same graph with the same constants: only the slots' values
+ * differed. (By content, not by origin: a tensor made from JavaScript before the first step but
+ * first used in it is uploaded inside that step, and is an outside tensor in the next.)
  */
-export function describeTrace(trace: Trace, slots: ReadonlyMap<number, string>, fetches: readonly { name: string; id: number }[]): string[] {
+export function describeTrace(
+  trace: Trace,
+  slots: ReadonlyMap<number, string>,
+  fetches: readonly { name: string; id: number }[],
+  readOutside?: (id: number) => ArrayBufferView,
+): string[] {
   const lines: string[] = [];
   const label = new Map<number, string>();
-  let n = 0;
-  for (const [id, c] of trace.consts) {
-    label.set(id, `#${n}`);
-    lines.push(`const #${n++} ${c.dtype} [${c.shape.join(",")}] ${createHash("sha1").update(c.bytes).digest("hex")}`);
-  }
-  const name = (id: number) => slots.has(id) ? `$${slots.get(id)}` : (label.get(id) ?? `@${id}`);
+  const content = (dtype: number | undefined, shape: readonly number[], bytes: Uint8Array) =>
+    `=${dtype}[${shape.join(",")}]${createHash("sha1").update(bytes).digest("hex")}`;
+  for (const [id, c] of trace.consts) label.set(id, content(c.dtype, c.shape, c.bytes));
+  const name = (id: number): string => {
+    const slot = slots.get(id);
+    if (slot !== undefined) return `$${slot}`;
+    const known = label.get(id);
+    if (known) return known;
+    const info = trace.inputInfo.get(id);
+    const data = info && readOutside?.(id);
+    const outside = info && data ? content(tfDataType(info.dtype), info.shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) : `@${id}`;
+    label.set(id, outside);
+    return outside;
+  };
   trace.ops.forEach((op, i) => {
     lines.push(`${op.op} ${JSON.stringify(op.attrs)} <- ${op.inputs.map(name).join(" ")}`);
     op.outputs.forEach((id, k) => label.set(id, `%${i}:${k}`));
