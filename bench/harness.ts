@@ -13,7 +13,7 @@
 //   (runtime/train/optimizers.ts, both tfjs sides) + reading the loss value back, so nothing is
 //   left queued on an asynchronous backend; medians over `steps` timed steps after `warmup`;
 // - inference is the forward pass without the loss, summed and read back (PyTorch does the same);
-//   on native TensorFlow as one graph, as `vlmc eval` runs its batches;
+//   compiled (runtime/step-graph/) as `vlmc eval` runs its batches;
 // - peak memory is tf.profile's peakBytes over one extra training step run op by op (a native
 //   graph step allocates inside TensorFlow, out of tfjs's sight): all live tfjs tensors,
 //   parameters and optimizer state included (the process RSS is in machine.max_rss_mb);
@@ -33,7 +33,7 @@ import { initBackend } from "../runtime/backend.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { createOptimizer, type OptimizerName } from "../runtime/train/optimizers.js";
 import { createTrainStep } from "../runtime/train/step.js";
-import { NativeGraphFunction, nativeGraphAvailable } from "../runtime/native-graph/compiled-step.js";
+import { tracedFunction } from "../runtime/step-graph/index.js";
 import type { HandwrittenModel } from "./handwritten/common.js";
 import { BENCH_MODELS, type BenchModel, type ModelKey, type Sizes } from "./models.js";
 import type { BackendFigures, BackendName, BenchResults, ModelFigures } from "./schema.js";
@@ -282,9 +282,9 @@ async function measureModel(
 
     const outputName = program.outputs.some((o) => o.name === "logits") ? "logits" : program.outputs[0]!.name;
     const forwardSum = (x: Readonly<Record<string, tf.Tensor>>) => ({ total: tf.sum(generated.forward(x, { loss: false }).outputs[outputName]!) });
-    // As `vlmc eval` runs batches: one native graph where there is one (the warm-up covers its two
-    // traced calls and the build).
-    const inferGraph = nativeGraphAvailable() ? new NativeGraphFunction(forwardSum, { what: "inference batch" }) : undefined;
+    // As `vlmc eval` runs batches: compiled where the backend allows (the warm-up covers the two
+    // recorded calls and the build).
+    const inferGraph = tracedFunction(forwardSum, { what: "inference batch" });
     const infer = timeInterleaved(
       {
         generated: () => {

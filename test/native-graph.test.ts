@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { buildGraph } from "../runtime/native-graph/graph-def.js";
 import { describeTrace, traceStep, type Trace } from "../runtime/native-graph/trace.js";
 import type { Binding, GraphProtos, NodeBackend, OutputMeta } from "../runtime/native-graph/tfjs-node.js";
-import { NativeGraphFunction } from "../runtime/native-graph/compiled-step.js";
+import { NativeGraphFunction } from "../runtime/native-graph/adapter.js";
 import { initBackend, probeNative } from "../runtime/backend.js";
 import { createOptimizer, scalarTensors } from "../runtime/train/optimizers.js";
 import { createTrainStep } from "../runtime/train/step.js";
@@ -171,7 +171,7 @@ describe("building the graph", () => {
 
 /** A NativeGraphFunction whose one output is a scalar loss, run and returned as such. */
 function scalarStep(body: (inputs: Record<string, tf.Tensor>, scalars: Record<string, tf.Scalar>) => tf.Scalar, onMode: (line: string) => void) {
-  const fn = new NativeGraphFunction((inputs, scalars) => ({ loss: body(inputs as Record<string, tf.Tensor>, scalars as Record<string, tf.Scalar>) }), { what: "training step", onMode });
+  const fn = new NativeGraphFunction((inputs: Readonly<Record<string, tf.Tensor>>, scalars: Readonly<Record<string, tf.Scalar>>) => ({ loss: body(inputs as Record<string, tf.Tensor>, scalars as Record<string, tf.Scalar>) }), { what: "training step", onMode });
   return {
     run: (inputs: Record<string, tf.Tensor>, scalars: Record<string, tf.Scalar>) => fn.run(inputs, scalars)["loss"] as tf.Scalar,
     get state() {
@@ -217,7 +217,7 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     const eager = await train(key, false, 6);
     const graph = await train(key, true, 6);
     expect(eager.mode).toBe("eager");
-    expect(graph.mode, graph.modes.join("\n")).toBe("graph");
+    expect(graph.mode, graph.modes.join("\n")).toBe("compiled");
     expect(graph.modes[0]).toMatch(/runs as one graph/);
     expect(graph.optimizerSteps).toBe(6);
     // The first two steps are the traced eager ones: the same to the bit.
@@ -278,7 +278,7 @@ describe.skipIf(!native)("on native TensorFlow", () => {
 
   test("a tiny step becomes a graph and matches eager arithmetic", async () => {
     const run = await tiny(square);
-    expect(run.state).toBe("graph");
+    expect(run.state).toBe("compiled");
     // The same by hand, eagerly.
     const w = tf.tensor2d([[0.5], [-0.25], [1]]);
     let current = w;
@@ -295,7 +295,7 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     await initBackend("tensorflow");
     const scale = tf.tensor2d([[2], [3], [4], [5]]); // values wait in JavaScript until first used
     const run = await tiny((x, w) => tf.mean(tf.mul(tf.square(tf.matMul(x, w)), scale)) as tf.Scalar);
-    expect(run.state, run.modes.join("\n")).toBe("graph");
+    expect(run.state, run.modes.join("\n")).toBe("compiled");
     scale.dispose();
   });
 
@@ -316,7 +316,7 @@ describe.skipIf(!native)("on native TensorFlow", () => {
 
   test("an input of another shape after the graph is built runs op by op for that step only", async () => {
     const run = await tiny(square, [4, 4, 4, 3, 4]);
-    expect(run.state).toBe("graph");
+    expect(run.state).toBe("compiled");
     const reference = await tiny(square, [4, 4, 4, 3, 4], false);
     run.losses.forEach((l, i) => expect(l).toBeCloseTo(reference.losses[i]!, 5));
     run.final.forEach((v, i) => expect(v).toBeCloseTo(reference.final[i]!, 5));
@@ -358,11 +358,11 @@ describe.skipIf(!native)("on native TensorFlow", () => {
     const lr = tf.scalar(0.1);
     const good = tf.tensor1d([0, 2], "int32");
     for (let i = 0; i < 3; i++) step.run({ ids: good }, { lr }).dispose();
-    expect(step.state).toBe("graph");
+    expect(step.state).toBe("compiled");
     const before = table.dataSync().slice();
     const bad = tf.tensor1d([0, 7], "int32");
     expect(() => step.run({ ids: bad }, { lr })).toThrow(/indices\[1\] = 7 is not in \[0, 3\)/);
-    expect(step.state).toBe("graph");
+    expect(step.state).toBe("compiled");
     expect(Array.from(table.dataSync())).toEqual(Array.from(before));
     step.run({ ids: good }, { lr }).dispose();
     expect(Array.from(table.dataSync())).not.toEqual(Array.from(before));
@@ -385,9 +385,9 @@ describe.skipIf(!native)("on native TensorFlow", () => {
       const want = tf.tidy(() => body(inputs));
       expect(Object.keys(got)).toEqual(["total", "best", "hits"]);
       for (const k of Object.keys(want)) expect(Array.from(got[k]!.dataSync()), k).toEqual(Array.from(want[k as keyof typeof want]!.dataSync()));
-      tf.dispose([...Object.values(got), ...Object.values(want), ...Object.values(inputs)]);
+      tf.dispose([...Object.values(got), ...Object.values(want), ...Object.values(inputs)] as tf.Tensor[]);
     }
-    expect(fn.state).toBe("graph");
+    expect(fn.state).toBe("compiled");
     fn.dispose();
     w.dispose();
   });

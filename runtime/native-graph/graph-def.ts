@@ -12,13 +12,8 @@ import { createHash } from "node:crypto";
 import type { Binding, GraphProtos, OpAttr, ProtoMessage } from "./tfjs-node.js";
 import { tfDataType } from "./tfjs-node.js";
 import type { Trace } from "./trace.js";
+import type { Slot } from "../step-graph/traced-function.js";
 
-/** A tensor the graph takes in, by what the caller must feed. */
-export interface Slot {
-  key: string;
-  /** tfjs dtype. */
-  dtype: string;
-}
 
 export interface BuiltGraph {
   /** The SavedModel's bytes (saved_model.pb; there is no variables directory). */

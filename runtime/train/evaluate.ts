@@ -1,6 +1,6 @@
 // Evaluation over a whole split: the mean loss per example and, for classifiers, the accuracy of the
 // arg-max of the logits. Forward only (no gradients), in batches; one small host read per batch;
-// on native TensorFlow each batch as one graph.
+// compiled where the backend allows (runtime/step-graph/).
 // A split wrapped by a task (runtime/tasks) adds the task's own metrics: zero-shot and retrieval
 // accuracy for a contrastive model, answer accuracy for a decoder.
 import * as tf from "@tensorflow/tfjs-core";
@@ -8,7 +8,7 @@ import type { Dataset, Split } from "../data/types.js";
 import { DataError } from "../data/types.js";
 import type { Model } from "../model.js";
 import { isTaskSplit } from "../tasks/types.js";
-import { NativeGraphFunction, nativeGraphAvailable } from "../native-graph/compiled-step.js";
+import { tracedFunction } from "../step-graph/index.js";
 import { sequentialBatches } from "./batches.js";
 
 /** Fewest batches for which an evaluation builds a native graph. */
@@ -71,9 +71,9 @@ export function evaluate(model: Model, split: Split, plan: InputPlan, options: E
     return { stats: tf.stack(parts) };
   };
   const batches = [...sequentialBatches(size, options.batch)];
-  // On native TensorFlow the batches run as one graph (runtime/native-graph/), when there are
-  // enough of them to repay the two traced batches and the build (tens of ms).
-  const graph = batches.length >= GRAPH_MIN_BATCHES && nativeGraphAvailable() ? new NativeGraphFunction(batchStats, { what: "evaluation batch" }) : undefined;
+  // The batches run compiled (runtime/step-graph/) when there are enough of them to repay the two
+  // recorded batches and the build (tens of ms).
+  const graph = batches.length >= GRAPH_MIN_BATCHES ? tracedFunction(batchStats, { what: "evaluation batch" }) : undefined;
   try {
     for (const indices of batches) {
       const inputs = batchInputs(plan, split, indices);

@@ -1,9 +1,9 @@
 // One optimisation step — forward, loss, gradients (tf.variableGrads), optional clipping, the
-// optimizer's update — shared by `vlmc train` and the benchmarks. On native TensorFlow the step
-// runs as one TensorFlow graph after two traced eager steps (runtime/native-graph/); elsewhere, and
-// whenever the graph cannot serve, op by op.
+// optimizer's update — shared by `vlmc train` and the benchmarks. After two recorded eager steps it
+// runs compiled (runtime/step-graph/: one TensorFlow graph on native TensorFlow); where it cannot
+// be, op by op.
 import * as tf from "@tensorflow/tfjs-core";
-import { NativeGraphFunction, nativeGraphAvailable } from "../native-graph/compiled-step.js";
+import { tracedFunction } from "../step-graph/index.js";
 import { clipByGlobalNorm } from "./clip.js";
 import { scalarTensors, type Optimizer } from "./optimizers.js";
 
@@ -15,7 +15,7 @@ export interface TrainStepOptions {
   optimizer: Optimizer;
   /** Clip gradients to this global norm (0 or absent: no clipping). */
   clip?: number;
-  /** Allow the native TensorFlow graph (default: unless VLMC_NATIVE_GRAPH=0). */
+  /** Allow the compiled form (default: yes; each backend's switch can turn it off). */
   graph?: boolean;
   /** Hears one line when it is settled how steps run on native TensorFlow. */
   onMode?: (line: string) => void;
@@ -24,8 +24,8 @@ export interface TrainStepOptions {
 export interface TrainStep {
   /** One step on `inputs` at learning rate `lr`; the caller owns the returned loss. */
   run(inputs: Readonly<Record<string, tf.Tensor>>, lr: number): tf.Scalar;
-  /** "graph" once the native graph serves the steps, else "eager" (or "tracing" before it is settled). */
-  readonly mode: "eager" | "tracing" | "graph";
+  /** "compiled" once a recording serves the steps (runtime/step-graph/), else "eager" (or "tracing" before it is settled). */
+  readonly mode: "eager" | "tracing" | "compiled";
   dispose(): void;
 }
 
@@ -39,8 +39,8 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
     if (clip !== undefined && clip > 0) named = clipByGlobalNorm(named, clip).grads;
     return { value, named };
   };
-  const graph = (options.graph ?? true) && nativeGraphAvailable()
-    ? new NativeGraphFunction(
+  const graph = (options.graph ?? true)
+    ? tracedFunction(
         (inputs, scalars) => {
           const { value, named } = gradients(inputs);
           optimizer.update(named, scalars);
@@ -69,7 +69,7 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       }
     },
     get mode() {
-      return graph ? (graph.state === "graph" ? "graph" : graph.state === "tracing" ? "tracing" : "eager") : "eager";
+      return graph ? graph.state : "eager";
     },
     dispose() {
       graph?.dispose();
