@@ -8,7 +8,7 @@
 // torch.optim does when given model.parameters(). AdamW decays decoupled (p ← p − lr·wd·p, then the
 // Adam step); SGD and Adam add wd·p to the gradient (classic L2).
 import * as tf from "@tensorflow/tfjs-core";
-import { adamUpdateSimd } from "../wasm-simd/elementwise.js";
+import { adamUpdateSimd, adamUpdateSimdScalars } from "../wasm-simd/elementwise.js";
 
 export type OptimizerName = "sgd" | "adam" | "adamw";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "adamw"];
@@ -262,15 +262,23 @@ class Adam extends OptimizerBase {
     return true;
   }
 
-  /** One parameter's update in tensors, with gradient `g` (decay already added). */
+  /** One parameter's update with the per-step numbers as tensors, with gradient `g` (decay already added). */
   private updateOne(name: string, param: tf.Variable, g: tf.Tensor, scalars: Readonly<Record<string, tf.Scalar>>): void {
     const { beta1, beta2, eps } = this.config;
     const { stepSize, sqrtCorrection2, keep } = scalars as Record<string, tf.Scalar>;
     const m = this.slot("m", name);
     const v = this.slot("v", name);
+    const decays = this.decoupledDecay(name);
+    const fused = adamUpdateSimdScalars(param, g, m, v, { beta1, beta2, eps }, { stepSize: stepSize!, sqrtCorrection2: sqrtCorrection2!, ...(decays ? { keep: keep! } : {}) });
+    if (fused) {
+      param.assign(fused[0]);
+      m.assign(fused[1]);
+      v.assign(fused[2]);
+      return;
+    }
     m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
     v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2)));
-    const start = this.decoupledDecay(name) ? tf.mul(param, keep!) : param;
+    const start = decays ? tf.mul(param, keep!) : param;
     const denom = tf.add(tf.div(tf.sqrt(v), sqrtCorrection2!), eps);
     param.assign(tf.sub(start, tf.mul(tf.div(m, denom), stepSize!)));
   }

@@ -7,7 +7,7 @@
 // and then keep their tfjs form.
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, Tensor, TensorInfo } from "@tensorflow/tfjs-core";
-import { heapOffset, wasmSimdKernels, type WasmBackendHeap, type WasmSimdKernels } from "./index.js";
+import { heapMemory, heapOffset, wasmSimdKernels, type WasmBackendHeap, type WasmSimdKernels } from "./index.js";
 import { provideReluGrad, RELU_GRAD_KERNEL } from "../ops/relu-grad.js";
 
 export const GELU_KERNEL = "VlmcGelu";
@@ -70,8 +70,11 @@ export function registerElementwiseKernels(): void {
     backendName: "wasm",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { be, simd } = kernelsOf(backend, ADAM_KERNEL);
-      const { param, grad, m, v } = inputs as { param: TensorInfo; grad: TensorInfo; m: TensorInfo; v: TensorInfo };
-      const s = attrs as unknown as AdamScalars;
+      const { param, grad, m, v, ...perStep } = inputs as { param: TensorInfo; grad: TensorInfo; m: TensorInfo; v: TensorInfo } & Record<string, TensorInfo>;
+      // The per-step numbers come as attributes, or (from a step that is recorded and replayed,
+      // runtime/step-graph/) as float32 scalar tensors, read here straight off the heap.
+      const s = { ...(attrs as unknown as AdamScalars) };
+      for (const [name, t] of Object.entries(perStep)) (s as unknown as Record<string, number>)[name] = new Float32Array(heapMemory(be).buffer, heapOffset(be, t), 1)[0]!;
       const outs = [be.makeOutput([...param.shape], "float32"), be.makeOutput([...param.shape], "float32"), be.makeOutput([...param.shape], "float32")];
       // 1 − beta is computed in double and rounded once, as tf.mul(g, 1 - beta1) does.
       simd.adamUpdate(heapOffset(be, param), heapOffset(be, grad), heapOffset(be, m), heapOffset(be, v),
@@ -100,6 +103,20 @@ const geluCustom = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
 /** Exact GELU (erf form) and its gradient as our kernels; undefined where they cannot run. */
 export function geluSimd(x: Tensor): Tensor | undefined {
   return available(x) ? geluCustom(x) : undefined;
+}
+
+/**
+ * adamUpdateSimd with the per-step numbers as float32 scalar tensors (what tfjs would make of the
+ * numbers anyway, so the same to the bit): a step that is recorded and replayed feeds them in.
+ */
+export function adamUpdateSimdScalars(
+  param: Tensor, grad: Tensor, m: Tensor, v: Tensor,
+  constants: Pick<AdamScalars, "beta1" | "beta2" | "eps">,
+  perStep: { stepSize: Tensor; sqrtCorrection2: Tensor; keep?: Tensor },
+): [Tensor, Tensor, Tensor] | undefined {
+  const scalars = Object.values(perStep) as Tensor[];
+  if (!available(param, grad, m, v, ...scalars) || scalars.some((t) => t.size !== 1)) return undefined;
+  return tf.engine().runKernel(ADAM_KERNEL, { param, grad, m, v, ...perStep }, constants as unknown as NamedAttrMap) as unknown as [Tensor, Tensor, Tensor];
 }
 
 /** One parameter's Adam/AdamW step → [param, m, v], bit-identical to the tfjs form; undefined where it cannot run. */

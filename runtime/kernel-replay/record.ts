@@ -1,0 +1,114 @@
+// Recording what one eager call asks the wasm backend to do, at the level of tfjs's kernels: every
+// top-level `engine.runKernel` (kernel name, input data ids with their shapes and dtypes, attributes,
+// outputs), every tensor made from JavaScript values outside a kernel (`backend.write`: a constant),
+// and every value read back outside a kernel (`backend.readSync`). Kernels that a kernel runs
+// itself are not recorded: replaying the outer kernel runs them again. The recording changes
+// nothing: every call still runs, so a recorded call is an ordinary eager call.
+import * as tf from "@tensorflow/tfjs-core";
+
+export interface TensorMeta {
+  shape: number[];
+  dtype: string;
+}
+
+export interface KernelCall {
+  name: string;
+  /** Concat, AddN and the like take their inputs as an array, not by name. */
+  arrayInputs: boolean;
+  /** Input name (or index) → data id and what the kernel saw. */
+  inputs: { name: string; dataId: object; meta: TensorMeta }[];
+  attrs: unknown;
+  outputs: ({ dataId: object } & TensorMeta)[];
+}
+
+/** Values the call made from JavaScript: a constant of the recording. */
+export interface WrittenConst extends TensorMeta {
+  values: ArrayBufferView;
+}
+
+export interface KernelRecording {
+  calls: KernelCall[];
+  writes: Map<object, WrittenConst>;
+  hostReads: number;
+  firstReadAt?: string;
+}
+
+/** The parts of tfjs's engine and of the wasm backend the recording watches. */
+interface Watched {
+  runKernel(name: string, inputs: unknown, attrs: unknown): tf.Tensor | tf.Tensor[];
+}
+interface WatchedBackend {
+  write(values: unknown, shape: number[], dtype: string): object;
+  readSync(dataId: object): unknown;
+}
+
+/** Runs `body` with its kernels recorded. */
+export function recordKernels<T>(body: () => T): { result: T; recording: KernelRecording } {
+  const recording: KernelRecording = { calls: [], writes: new Map(), hostReads: 0 };
+  const engine = tf.engine() as unknown as Watched;
+  const backend = tf.backend() as unknown as WatchedBackend;
+  const runKernel = engine.runKernel;
+  const write = backend.write;
+  const readSync = backend.readSync;
+  let depth = 0;
+  // Own properties shadow the prototype's methods for the duration of the call.
+  engine.runKernel = function (name: string, inputs: unknown, attrs: unknown) {
+    if (depth > 0) return runKernel.call(this, name, inputs, attrs);
+    depth++;
+    try {
+      const out = runKernel.call(this, name, inputs, attrs);
+      const given = Object.entries(inputs as Record<string, tf.Tensor>);
+      recording.calls.push({
+        name,
+        arrayInputs: Array.isArray(inputs),
+        inputs: given.map(([k, t]) => ({ name: k, dataId: t.dataId, meta: { shape: [...t.shape], dtype: t.dtype } })),
+        attrs,
+        outputs: (Array.isArray(out) ? out : [out]).map((t) => ({ dataId: t.dataId, shape: [...t.shape], dtype: t.dtype })),
+      });
+      return out;
+    } finally {
+      depth--;
+    }
+  };
+  backend.write = function (values: unknown, shape: number[], dtype: string) {
+    const dataId = write.call(this, values, shape, dtype);
+    if (depth === 0) {
+      if (ArrayBuffer.isView(values)) recording.writes.set(dataId, { values: copyOf(values), shape: [...shape], dtype });
+      else recording.hostReads++; // string tensors: nothing a replay can hold (never in a training step)
+    }
+    return dataId;
+  };
+  backend.readSync = function (dataId: object) {
+    if (depth === 0) {
+      recording.hostReads++;
+      recording.firstReadAt ??= readSite(new Error().stack ?? "");
+    }
+    return readSync.call(this, dataId);
+  };
+  try {
+    return { result: body(), recording };
+  } finally {
+    delete (engine as Partial<Watched>).runKernel;
+    delete (backend as Partial<WatchedBackend>).write;
+    delete (backend as Partial<WatchedBackend>).readSync;
+    restore(engine, "runKernel", runKernel);
+    restore(backend, "write", write);
+    restore(backend, "readSync", readSync);
+  }
+}
+
+/** Puts `original` back where it was an own property (rather than the prototype's). */
+function restore<O extends object>(object: O, key: string, original: unknown): void {
+  if ((object as Record<string, unknown>)[key] !== original) (object as Record<string, unknown>)[key] = original;
+}
+
+function copyOf(values: ArrayBufferView): ArrayBufferView {
+  return (values as unknown as { slice(): ArrayBufferView }).slice();
+}
+
+/** The first stack frame outside this file and tfjs: the code that read. */
+function readSite(stack: string): string | undefined {
+  const frames = stack.split("\n").slice(1).map((l) => l.trim());
+  const frame = frames.find((f) => !/kernel-replay[\\/]record\.|tfjs-core|tf-core\.|tfjs-backend-wasm|tf-backend-wasm/.test(f));
+  return frame?.match(/([^/\\ (]+:\d+:\d+)\)?$/)?.[1];
+}
