@@ -12,9 +12,12 @@ export function kernelReplayEnabled(env: NodeJS.ProcessEnv = process.env): boole
   return env["VLMC_WASM_REPLAY"] !== "0";
 }
 
-/** Whether functions could be replayed here: the wasm backend active, replay not switched off. */
+/**
+ * Whether functions could be replayed here: the wasm backend active, replay not switched off, and
+ * tfjs's DEBUG mode off (its per-kernel checks live in the engine, which a replay skips).
+ */
 export function kernelReplayAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
-  return kernelReplayEnabled(env) && tf.getBackend() === "wasm";
+  return kernelReplayEnabled(env) && tf.getBackend() === "wasm" && !tf.env().getBool("DEBUG");
 }
 
 export const kernelReplayAdapter: GraphAdapter<object, KernelRecording, ReplayPlan> = {

@@ -1,9 +1,13 @@
 // Recording what one eager call asks the wasm backend to do, at the level of tfjs's kernels: every
-// top-level `engine.runKernel` (kernel name, input data ids with their shapes and dtypes, attributes,
-// outputs), every tensor made from JavaScript values outside a kernel (`backend.write`: a constant),
-// and every value read back outside a kernel (`backend.readSync`). Kernels that a kernel runs
-// itself are not recorded: replaying the outer kernel runs them again. The recording changes
-// nothing: every call still runs, so a recorded call is an ordinary eager call.
+// `engine.runKernel` (kernel name, input data ids with their shapes and dtypes, attributes,
+// outputs), every tensor made from JavaScript values outside a kernel (`backend.write`: a
+// constant), and every value read back outside a kernel (`backend.readSync`). Calls are kept in
+// the order they start: the engine itself runs Identity inside a kernel call, after the kernel, to
+// keep copies of its inputs and outputs for the gradient (with the stock Identity those copies are
+// new data that later kernels read), and those must follow the kernel. (No kernel of wasm's or
+// ours runs engine.runKernel from inside its own function; one that did would be replayed twice,
+// the inner copy unused.) The recording changes nothing: every call still runs, so a recorded call
+// is an ordinary eager call.
 import * as tf from "@tensorflow/tfjs-core";
 
 export interface TensorMeta {
@@ -53,19 +57,24 @@ export function recordKernels<T>(body: () => T): { result: T; recording: KernelR
   let depth = 0;
   // Own properties shadow the prototype's methods for the duration of the call.
   engine.runKernel = function (name: string, inputs: unknown, attrs: unknown) {
-    if (depth > 0) return runKernel.call(this, name, inputs, attrs);
+    // An optional input left out (a batch norm without scale) is undefined: not an input.
+    const given = Object.entries(inputs as Record<string, tf.Tensor | undefined>).filter((e): e is [string, tf.Tensor] => e[1] != null);
+    const call: KernelCall = {
+      name,
+      arrayInputs: Array.isArray(inputs),
+      inputs: given.map(([k, t]) => ({ name: k, dataId: t.dataId, meta: { shape: [...t.shape], dtype: t.dtype } })),
+      attrs,
+      outputs: [],
+    };
+    const at = recording.calls.push(call) - 1;
     depth++;
     try {
       const out = runKernel.call(this, name, inputs, attrs);
-      const given = Object.entries(inputs as Record<string, tf.Tensor>);
-      recording.calls.push({
-        name,
-        arrayInputs: Array.isArray(inputs),
-        inputs: given.map(([k, t]) => ({ name: k, dataId: t.dataId, meta: { shape: [...t.shape], dtype: t.dtype } })),
-        attrs,
-        outputs: (Array.isArray(out) ? out : [out]).map((t) => ({ dataId: t.dataId, shape: [...t.shape], dtype: t.dtype })),
-      });
+      call.outputs = (Array.isArray(out) ? out : [out]).map((t) => ({ dataId: t.dataId, shape: [...t.shape], dtype: t.dtype }));
       return out;
+    } catch (err) {
+      recording.calls.splice(at);
+      throw err;
     } finally {
       depth--;
     }

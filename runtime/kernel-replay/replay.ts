@@ -6,7 +6,7 @@
 // functions with the same inputs in the same order, so the results are the same to the bit.
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
-import type { Slot } from "../step-graph/traced-function.js";
+import type { Fetch, Slot } from "../step-graph/traced-function.js";
 import type { KernelRecording, TensorMeta } from "./record.js";
 
 /** Where a kernel input comes from at replay time. */
@@ -17,8 +17,9 @@ interface ReplayStep {
   arrayInputs: boolean;
   attrs: unknown;
   inputs: { name: string; from: Source; meta: TensorMeta }[];
-  /** Handles of the outputs, in order. */
+  /** Handles of the outputs, in order, with the shapes they had when recorded. */
   outputs: number[];
+  shapes: number[][];
   /** Handles whose data is freed after this step. */
   release: number[];
 }
@@ -32,6 +33,8 @@ export interface ReplayPlan {
   fetches: ({ handle: number } & TensorMeta)[];
   /** Constants the plan wrote (the call's own, and copies of outside tensors): freed on release. */
   constants: object[];
+  /** The wasm backend the plan's data lives on (taken when built, whatever is active later). */
+  backend: WasmBackendData;
 }
 
 interface WasmBackendData {
@@ -42,18 +45,20 @@ interface WasmBackendData {
 
 /**
  * The plan of `recording`. `slots` names the data ids fed each call; any other outside tensor is
- * copied once as a constant. `fetches` are the data ids to return, in order; each must come from a
- * recorded kernel, and each only once (else it throws and the caller runs op by op).
+ * copied once as a constant. `fetches` are the data to return, in order, as tensors of the given
+ * shape and dtype; each must come from a recorded kernel, and each only once (else it throws and
+ * the caller runs op by op).
  */
-export function buildReplay(recording: KernelRecording, slots: ReadonlyMap<object, Slot>, fetches: readonly object[]): ReplayPlan {
-  const backend = tf.backend() as unknown as WasmBackendData;
+export function buildReplay(recording: KernelRecording, slots: ReadonlyMap<object, Slot>, fetches: readonly Fetch<object>[]): ReplayPlan {
+  const backend = tf.findBackend("wasm") as unknown as WasmBackendData | undefined;
+  if (!backend) throw new Error("the wasm backend is not there");
   const feeds: string[] = [];
   const feedIndex = new Map<object, number>();
   const constants = new Map<object, object>();
   const producer = new Map<object, number>();
   const steps: ReplayStep[] = [];
   let handles = 0;
-  const plan: ReplayPlan = { feeds, steps, handles: 0, fetches: [], constants: [] };
+  const plan: ReplayPlan = { feeds, steps, handles: 0, fetches: [], constants: [], backend };
   try {
     const source = (dataId: object, meta: TensorMeta): Source => {
       const handle = producer.get(dataId);
@@ -83,17 +88,17 @@ export function buildReplay(recording: KernelRecording, slots: ReadonlyMap<objec
         producer.set(o.dataId, handle);
         return handle;
       });
-      steps.push({ name: call.name, arrayInputs: call.arrayInputs, attrs: call.attrs, inputs, outputs, release: [] });
+      steps.push({ name: call.name, arrayInputs: call.arrayInputs, attrs: call.attrs, inputs, outputs, shapes: call.outputs.map((o) => o.shape), release: [] });
     }
-    const metaOf = new Map<number, TensorMeta>();
-    recording.calls.forEach((call, i) => call.outputs.forEach((o, k) => metaOf.set(steps[i]!.outputs[k]!, o)));
     const fetched = new Set<number>();
-    for (const dataId of fetches) {
-      const handle = producer.get(dataId);
+    for (const f of fetches) {
+      // The latest kernel that made this data; a reshape shares data under another shape, so the
+      // returned tensor's own shape is what the caller gave.
+      const handle = producer.get(f.key);
       if (handle === undefined) throw new Error("a value to return was not made by a recorded kernel");
       if (fetched.has(handle)) throw new Error("one value is returned twice");
       fetched.add(handle);
-      plan.fetches.push({ handle, ...metaOf.get(handle)! });
+      plan.fetches.push({ handle, shape: f.shape, dtype: f.dtype });
     }
     // Each handle holds one reference to its data (a kernel that shares its input's data adds
     // one); it is released after its last use, unless it is returned.
@@ -113,9 +118,18 @@ export function buildReplay(recording: KernelRecording, slots: ReadonlyMap<objec
   }
 }
 
-/** Runs the plan on `feeds` (tensors in plan.feeds order); returns the fetched values as tensors. */
+/**
+ * Runs the plan on `feeds` (tensors in plan.feeds order); returns the fetched values as tensors.
+ * Throws, with nothing left behind, when a kernel's output has another shape than recorded (a
+ * kernel whose output shape depends on the data, such as Unique): the caller then runs op by op.
+ */
 export function runReplay(plan: ReplayPlan, feeds: readonly tf.Tensor[]): tf.Tensor[] {
-  const backend = tf.backend() as unknown as WasmBackendData;
+  // A kernel that makes tfjs tensors of its own would have them freed by the eager call's tidy.
+  return tf.tidy(() => replaySteps(plan, feeds));
+}
+
+function replaySteps(plan: ReplayPlan, feeds: readonly tf.Tensor[]): tf.Tensor[] {
+  const backend = plan.backend;
   const values = new Array<TensorInfo | undefined>(plan.handles);
   try {
     for (const step of plan.steps) {
@@ -131,6 +145,9 @@ export function runReplay(plan: ReplayPlan, feeds: readonly tf.Tensor[]): tf.Ten
       const out = kernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend: backend as unknown as tf.KernelBackend, attrs: step.attrs as tf.NamedAttrMap });
       const outs = Array.isArray(out) ? out : [out];
       step.outputs.forEach((h, k) => (values[h] = outs[k]));
+      step.shapes.forEach((shape, k) => {
+        if (!tf.util.arraysEqual(outs[k]!.shape, shape)) throw new Error(`${step.name} made [${outs[k]!.shape.join(",")}] where the recording had [${shape.join(",")}]: its output shape depends on the data`);
+      });
       for (const h of step.release) {
         backend.disposeData(values[h]!.dataId);
         values[h] = undefined;
@@ -149,7 +166,6 @@ export function runReplay(plan: ReplayPlan, feeds: readonly tf.Tensor[]): tf.Ten
 }
 
 export function releaseReplay(plan: ReplayPlan): void {
-  const backend = tf.backend() as unknown as WasmBackendData;
-  for (const dataId of plan.constants) backend.disposeData(dataId);
+  for (const dataId of plan.constants) plan.backend.disposeData(dataId);
   plan.constants = [];
 }

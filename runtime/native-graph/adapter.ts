@@ -48,7 +48,7 @@ export function nativeGraphAdapter(): GraphAdapter<number, Trace, Session> {
     },
     describe: (trace, slots, fetches) => describeTrace(trace, slots, fetches.map((f) => ({ name: f.name, id: f.key })), (id) => be.binding.tensorDataSync(id)),
     build(trace, slots: ReadonlyMap<number, Slot>, fetches) {
-      const graph = buildGraph(graphProtos(), be.binding, trace, slots, fetches);
+      const graph = buildGraph(graphProtos(), be.binding, trace, slots, fetches.map((f) => f.key));
       const dir = mkdtempSync(join(tmpdir(), "vlmc-step-graph-"));
       try {
         writeFileSync(join(dir, "saved_model.pb"), graph.savedModel);

@@ -35,6 +35,13 @@ export interface Slot {
   dtype: string;
 }
 
+/** A value the compiled form returns: its data's key, with the shape and dtype of the tensor returned. */
+export interface Fetch<K> {
+  key: K;
+  shape: number[];
+  dtype: string;
+}
+
 /** What a backend's recording must tell besides its own contents. */
 export interface Recorded<R> {
   recording: R;
@@ -61,7 +68,7 @@ export interface GraphAdapter<K, R, P> {
   /** The recording as text lines with keys replaced by what they stand for (see differences()). */
   describe(recording: R, slots: ReadonlyMap<K, string>, fetches: readonly { name: string; key: K }[]): string[];
   /** The compiled form: takes `feeds` (slot keys, in its order), returns `fetches`' values in order. */
-  build(recording: R, slots: ReadonlyMap<K, Slot>, fetches: readonly K[]): P;
+  build(recording: R, slots: ReadonlyMap<K, Slot>, fetches: readonly Fetch<K>[]): P;
   feedsOf(plan: P): readonly string[];
   sizeOf(plan: P): number;
   /** Runs the compiled form; the caller owns the returned tensors. */
@@ -79,10 +86,10 @@ interface Recording<K, R> {
   assigned: tf.Variable[];
   /** The names of its outputs, fetched after the variables, in this order. */
   outputs: string[];
-  fetches: K[];
+  fetches: Fetch<K>[];
   signature: string;
-  /** Two slots given the same tensor: not compiled (see record()). */
-  aliased?: string;
+  /** Why this recording cannot be compiled whatever the other says (two slots given one tensor; a recording that cannot be described). */
+  unusable?: string;
 }
 
 interface Compiled<R, P> {
@@ -209,15 +216,25 @@ export class TracedFunction<K, R, P> {
       ...outputs.map((k) => ({ name: `output:${k}`, key: adapter.keyOf(out[k]!) })),
     ];
     const labels = new Map([...slots].map(([k, s]) => [k, s.key]));
+    // The eager call has run (variables assigned): from here nothing may throw, or the caller
+    // would lose its result and count no step. A recording that cannot be described is unusable.
+    let description: string[] = [];
+    let unusable = aliased && `two inputs of the step are one tensor (${aliased})`;
+    try {
+      description = adapter.describe(recorded.recording, labels, named);
+    } catch (err) {
+      unusable ??= `the recording could not be read (${adapter.explain(err, recorded.recording)})`;
+    }
+    const returned = [...assigned, ...outputs.map((k) => out[k]!)];
     const recording: Recording<K, R> = {
       recorded,
-      description: adapter.describe(recorded.recording, labels, named),
+      description,
       slots,
       assigned,
       outputs,
-      fetches: named.map((n) => n.key),
+      fetches: named.map((n, i) => ({ key: n.key, shape: [...returned[i]!.shape], dtype: returned[i]!.dtype })),
       signature: signatureOf(inputs, scalars),
-      ...(aliased ? { aliased } : {}),
+      ...(unusable ? { unusable } : {}),
     };
     return { out, recording };
   }
@@ -230,6 +247,12 @@ export class TracedFunction<K, R, P> {
       return t;
     });
     const values = this.adapter.run(compiled.plan, feeds);
+    // Every new value checked before any is assigned: a run either updates all variables or none.
+    const wrong = compiled.assigned.findIndex((v, i) => v.dtype !== values[i]!.dtype || !tf.util.arraysEqual(v.shape, values[i]!.shape));
+    if (wrong >= 0) {
+      tf.dispose(values);
+      throw new Error(`the new value of ${compiled.assigned[wrong]!.name} has another shape or dtype than the variable`);
+    }
     compiled.assigned.forEach((v, i) => {
       v.assign(values[i]!);
       values[i]!.dispose();
@@ -254,7 +277,7 @@ function signatureOf(inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar
 
 /** Why two recordings cannot share one compiled form, or undefined when they can. */
 function differences<K, R>(a: Recording<K, R>, b: Recording<K, R>): string | undefined {
-  if (a.aliased ?? b.aliased) return `two inputs of the step are one tensor (${a.aliased ?? b.aliased})`;
+  if (a.unusable ?? b.unusable) return (a.unusable ?? b.unusable)!;
   const reads = b.recorded;
   if (reads.hostReads > 0) return `the step reads ${reads.hostReads} value(s) back to JavaScript while it runs${reads.firstReadAt ? ` (first in ${reads.firstReadAt})` : ""}`;
   if (a.signature !== b.signature) return "the inputs of the first two steps differ in shape";
