@@ -20,6 +20,7 @@ import {
   VariantError,
   type SweepEvent,
 } from "../runtime/sweep/index.js";
+import { singleThreadedWhenParallel } from "../runtime/sweep/runner.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "vlmc-sweep-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -106,6 +107,12 @@ describe("results", () => {
 });
 
 describe("runner", () => {
+  it("runs parallel children single-threaded (wasm worker off, one thread per TensorFlow pool), except what the user set", () => {
+    expect(singleThreadedWhenParallel(1, {})).toEqual({});
+    expect(singleThreadedWhenParallel(2, {})).toEqual({ VLMC_WASM_THREADS: "0", TF_NUM_INTRAOP_THREADS: "1", TF_NUM_INTEROP_THREADS: "1" });
+    expect(singleThreadedWhenParallel(3, { TF_NUM_INTRAOP_THREADS: "2", VLMC_WASM_THREADS: "1" })).toEqual({ TF_NUM_INTEROP_THREADS: "1" });
+  });
+
   const variants = parseVariants(["embed=16", "embed=16; fail=1"], { file: "m.vlm", model: undefined, set: [] });
 
   it("runs every variant × seed, reads the runs back, and reports a failure with its log", async () => {

@@ -82,9 +82,11 @@ function trainOne(family, opts) {
     const logPath = join(opts.out, `${family.key}.log`);
     process.stderr.write(`start ${family.family}: ${command} (output in ${logPath})\n`);
     const log = createWriteStream(logPath);
-    // Trainings side by side share the cores: each runs single-threaded (no wasm GEMM worker),
-    // unless the user chose VLMC_WASM_THREADS.
-    const env = process.env.VLMC_WASM_THREADS === undefined ? { ...process.env, VLMC_WASM_THREADS: "0" } : process.env;
+    // Trainings side by side share the cores: each runs single-threaded (no wasm GEMM worker, one
+    // thread per native TensorFlow pool), each setting unless the user chose it (as `vlmc diff
+    // --train` does, runtime/sweep/runner.ts).
+    const single = { VLMC_WASM_THREADS: "0", TF_NUM_INTRAOP_THREADS: "1", TF_NUM_INTEROP_THREADS: "1" };
+    const env = { ...single, ...process.env };
     child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });

@@ -79,11 +79,16 @@ export async function runSweep(runs: SweepRun[], options: RunnerOptions): Promis
 
 /**
  * Runs side by side already share the cores: each run's wasm GEMM worker (runtime/wasm-simd/
- * threads.ts) would make its main thread wait for a thread the other runs keep busy. So with more
- * than one job the children run single-threaded, unless the user chose VLMC_WASM_THREADS.
+ * threads.ts) would make its main thread wait for a thread the other runs keep busy, and each
+ * native TensorFlow session's thread pools would fight the others'. So with more than one job the
+ * children run single-threaded, each setting unless the user chose it. Measured on 2 cores, two
+ * native ViT trainings side by side: 19.3 ms a step each with TensorFlow's default pools, 13.0
+ * with one thread each (docs/performance.md).
  */
-function singleThreadedWhenParallel(jobs: number): NodeJS.ProcessEnv {
-  return jobs > 1 && process.env["VLMC_WASM_THREADS"] === undefined ? { VLMC_WASM_THREADS: "0" } : {};
+export function singleThreadedWhenParallel(jobs: number, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (jobs <= 1) return {};
+  const single: NodeJS.ProcessEnv = { VLMC_WASM_THREADS: "0", TF_NUM_INTRAOP_THREADS: "1", TF_NUM_INTEROP_THREADS: "1" };
+  return Object.fromEntries(Object.entries(single).filter(([k]) => env[k] === undefined));
 }
 
 async function runOne(run: SweepRun, options: RunnerOptions): Promise<RunOutcome> {
