@@ -14,8 +14,8 @@
 //   left queued on an asynchronous backend; medians over `steps` timed steps after `warmup`;
 // - inference is the forward pass without the loss, summed and read back (PyTorch does the same);
 //   compiled (runtime/step-graph/) as `vlmc eval` runs its batches;
-// - peak memory is tf.profile's peakBytes over one extra training step run op by op (a native
-//   graph step allocates inside TensorFlow, out of tfjs's sight): all live tfjs tensors,
+// - peak memory is tf.profile's peakBytes over one extra training step run op by op (a compiled
+//   step bypasses tfjs's engine, out of tf.profile's sight): all live tfjs tensors,
 //   parameters and optimizer state included (the process RSS is in machine.max_rss_mb);
 // - a ratio to PyTorch or to the hand-written model is printed only when both sides have the
 //   IR's parameter count; otherwise it is null and the mismatch is reported.
@@ -270,8 +270,9 @@ async function measureModel(
     }
 
     // The cpu backend takes seconds per step: one warm-up step is all it can afford.
-    // Native TensorFlow's first two steps are traced and the third builds its graph: never timed.
-    const warmup = backend === "cpu" ? Math.min(options.warmup, 1) : backend === "tensorflow" ? Math.max(options.warmup, 3) : options.warmup;
+    // Elsewhere the first two steps are recorded and the third builds the compiled form
+    // (runtime/step-graph/): never timed (tiny mode times nothing worth it).
+    const warmup = backend === "cpu" ? Math.min(options.warmup, 1) : options.mode === "tiny" ? options.warmup : Math.max(options.warmup, 3);
     const bodies: Record<string, () => void> = { generated: generatedStep.run };
     if (handwrittenStep) bodies["handwritten"] = handwrittenStep.run;
     const tensorsBefore = tf.memory().numTensors;
@@ -296,8 +297,8 @@ async function measureModel(
       timing,
     );
     inferGraph?.dispose();
-    // tf.profile sees tfjs's tensors only; a step run as one TensorFlow graph allocates inside
-    // TensorFlow, so the peak is taken from the same step run op by op.
+    // tf.profile sees what runs through tfjs's engine only; a compiled step (a TensorFlow graph, a
+    // replay) bypasses it, so the peak is taken from the same step run op by op.
     const probe = trainStep(generated.trainable, (x) => generated.forward(x).loss!, inputs, optimizerConfig, lr, undefined, false);
     const profile = await tf.profile(() => probe.run());
     probe.dispose();
@@ -324,8 +325,8 @@ export interface StepFn {
 /**
  * One optimisation step over `params` (named as the optimizer's weight-decay rule expects), the
  * same code for the generated and the hand-written model: only the loss function differs. It is
- * `vlmc train`'s step (runtime/train/step.ts): on native TensorFlow it runs as one graph after two
- * traced steps; `inputs` are fed to it each step, as a training batch is.
+ * `vlmc train`'s step (runtime/train/step.ts): compiled after two recorded steps on native
+ * TensorFlow and wasm; `inputs` are fed to it each step, as a training batch is.
  */
 export function trainStep(
   params: ReadonlyMap<string, tf.Variable>,
@@ -335,7 +336,7 @@ export function trainStep(
   lr: number,
   onMode?: (line: string) => void,
   graph = true,
-): StepFn & { mode: () => string } {
+): StepFn {
   const optimizer = createOptimizer(optimizerConfig, params);
   const step = createTrainStep({ params, loss, optimizer, graph, ...(onMode ? { onMode } : {}) });
   return {
@@ -345,7 +346,6 @@ export function trainStep(
       value.dataSync();
       value.dispose();
     },
-    mode: () => step.mode,
     dispose: () => {
       step.dispose();
       optimizer.dispose();

@@ -15,7 +15,7 @@ export function renderMarkdown(results: BenchResults): string {
       `tfjs ${String(m["tfjs"])}, PyTorch ${m["torch"] === null ? "not run" : `${String(m["torch"])} (${String(m["torch_threads"])} threads)`}; ` +
       `load average ${JSON.stringify(m["load_avg_start"])} before, ${JSON.stringify(m["load_avg_end"])} after. ` +
       `Mode ${String(run["mode"])}: medians of at least ${String(run["steps"])} steps and ${String(run["min_time_s"] ?? 0)} s per model and backend, ` +
-      `after ${String(run["warmup"])} warm-up steps (fewer where a model hit the ${String(run["budget_s"])} s budget).`,
+      `after ${String(run["warmup"])} warm-up steps (outside tiny mode at least 3 on wasm and tensorflow, whose first steps are recorded and compiled; at most 1 on cpu; fewer where a model hit the ${String(run["budget_s"])} s budget).`,
   );
   if (run["mode"] === "tiny") lines.push("", "**Tiny mode: one step per model, a smoke test of the harness. These numbers mean nothing.**");
   const busy = busyWarning(m);

@@ -2,7 +2,7 @@
 // without tfjs's engine (replay.ts), the same kernels on the same data in the same order, so the
 // results are the same to the bit. `VLMC_WASM_REPLAY=0` turns it off.
 import * as tf from "@tensorflow/tfjs-core";
-import { createHash } from "node:crypto";
+import { contentLabel } from "../step-graph/labels.js";
 import { TracedFunction, type GraphAdapter, type GraphBody, type TracedFunctionOptions } from "../step-graph/traced-function.js";
 import { recordKernels, type KernelRecording } from "./record.js";
 import { buildReplay, releaseReplay, runReplay, type ReplayPlan } from "./replay.js";
@@ -48,15 +48,13 @@ export const kernelReplayAdapter: GraphAdapter<object, KernelRecording, ReplayPl
 export function describeKernels(recording: KernelRecording, slots: ReadonlyMap<object, string>, fetches: readonly { name: string; key: object }[]): string[] {
   const backend = tf.backend() as unknown as { readSync(dataId: object): ArrayBufferView };
   const label = new Map<object, string>();
-  const content = (dtype: string, shape: readonly number[], values: ArrayBufferView) =>
-    `=${dtype}[${shape.join(",")}]${createHash("sha1").update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).digest("hex")}`;
-  for (const [dataId, w] of recording.writes) label.set(dataId, content(w.dtype, w.shape, w.values));
+  for (const [dataId, w] of recording.writes) label.set(dataId, contentLabel(w.dtype, w.shape, w.values));
   const name = (dataId: object, shape: readonly number[], dtype: string): string => {
     const slot = slots.get(dataId);
     if (slot !== undefined) return `$${slot}`;
     let known = label.get(dataId);
     if (!known) {
-      known = content(dtype, shape, backend.readSync(dataId));
+      known = contentLabel(dtype, shape, backend.readSync(dataId));
       label.set(dataId, known);
     }
     return known;

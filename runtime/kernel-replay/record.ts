@@ -9,6 +9,7 @@
 // the inner copy unused.) The recording changes nothing: every call still runs, so a recorded call
 // is an ordinary eager call.
 import * as tf from "@tensorflow/tfjs-core";
+import { readSite } from "../step-graph/labels.js";
 
 export interface TensorMeta {
   shape: number[];
@@ -90,7 +91,7 @@ export function recordKernels<T>(body: () => T): { result: T; recording: KernelR
   backend.readSync = function (dataId: object) {
     if (depth === 0) {
       recording.hostReads++;
-      recording.firstReadAt ??= readSite(new Error().stack ?? "");
+      recording.firstReadAt ??= readSite(new Error().stack ?? "", /kernel-replay[\\/]record\.|tfjs-backend-wasm|tf-backend-wasm/);
     }
     return readSync.call(this, dataId);
   };
@@ -113,11 +114,4 @@ function restore<O extends object>(object: O, key: string, original: unknown): v
 
 function copyOf(values: ArrayBufferView): ArrayBufferView {
   return (values as unknown as { slice(): ArrayBufferView }).slice();
-}
-
-/** The first stack frame outside this file and tfjs: the code that read. */
-function readSite(stack: string): string | undefined {
-  const frames = stack.split("\n").slice(1).map((l) => l.trim());
-  const frame = frames.find((f) => !/kernel-replay[\\/]record\.|tfjs-core|tf-core\.|tfjs-backend-wasm|tf-backend-wasm/.test(f));
-  return frame?.match(/([^/\\ (]+:\d+:\d+)\)?$/)?.[1];
 }

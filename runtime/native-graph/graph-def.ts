@@ -8,7 +8,7 @@
 // per distinct constant, one node per traced op with its attributes as the binding set them, and
 // as outputs the new values of the variables the step assigned and the loss. No variables live in
 // the graph: state goes in and comes out as tensors, so the session holds nothing between runs.
-import { createHash } from "node:crypto";
+import { contentLabel } from "../step-graph/labels.js";
 import type { Binding, GraphProtos, OpAttr, ProtoMessage } from "./tfjs-node.js";
 import { tfDataType } from "./tfjs-node.js";
 import type { Trace } from "./trace.js";
@@ -91,7 +91,7 @@ export function buildGraph(pb: GraphProtos, binding: Binding, trace: Trace, slot
     return v;
   };
   const constant = (shape: readonly number[], dtype: number, bytes: Uint8Array): string => {
-    const key = `${dtype}|${shape.join(",")}|${createHash("sha1").update(bytes).digest("hex")}`;
+    const key = contentLabel(dtype, shape, bytes);
     const known = constByContent.get(key);
     if (known) return known;
     const name = `const_${constByContent.size}`;

@@ -4,7 +4,7 @@
 // (and the tensor ids tfjs-node looks up for each op's inputs, with their shapes and dtypes) yields
 // the step as a list of TensorFlow ops: the body of a graph (graph-def.ts). The recording changes
 // nothing: every call still runs, so a traced step is an ordinary eager step.
-import { createHash } from "node:crypto";
+import { contentLabel, readSite } from "../step-graph/labels.js";
 import type { Binding, NodeBackend, OpAttr, OutputMeta } from "./tfjs-node.js";
 import { tfDataType } from "./tfjs-node.js";
 
@@ -33,14 +33,6 @@ export interface Trace {
   hostReads: number;
   /** The code that made the first read ("GatherV2.js:30:35"), for the message. */
   firstReadAt?: string;
-}
-
-/** The first stack frame outside this file, tfjs-node's backend and tfjs-core: the kernel or model code that read. */
-function readSite(stack: string): string | undefined {
-  const frames = stack.split("\n").slice(1).map((l) => l.trim());
-  const frame = frames.find((f) => !/native-graph[\\/]trace\.|nodejs_kernel_backend\.js|tfjs-core|tf-core\./.test(f));
-  const where = frame?.match(/([^/\\ (]+:\d+:\d+)\)?$/);
-  return where?.[1];
 }
 
 /** Runs `body` with the backend's binding calls recorded. */
@@ -74,7 +66,7 @@ export function traceStep<T>(backend: NodeBackend, body: () => T): { result: T; 
   recording["tensorDataSync"] = (id: number): ArrayBufferView => {
     trace.hostReads++;
     // Where: reads are rare and each one costs the graph, so the reason names the first.
-    if (!trace.firstReadAt) trace.firstReadAt = readSite(new Error().stack ?? "");
+    trace.firstReadAt ??= readSite(new Error().stack ?? "", /native-graph[\\/]trace\.|nodejs_kernel_backend\.js/);
     return binding.tensorDataSync(id);
   };
   backend.binding = recording as unknown as Binding;
@@ -108,9 +100,7 @@ export function describeTrace(
 ): string[] {
   const lines: string[] = [];
   const label = new Map<number, string>();
-  const content = (dtype: number | undefined, shape: readonly number[], bytes: Uint8Array) =>
-    `=${dtype}[${shape.join(",")}]${createHash("sha1").update(bytes).digest("hex")}`;
-  for (const [id, c] of trace.consts) label.set(id, content(c.dtype, c.shape, c.bytes));
+  for (const [id, c] of trace.consts) label.set(id, contentLabel(c.dtype, c.shape, c.bytes));
   const name = (id: number): string => {
     const slot = slots.get(id);
     if (slot !== undefined) return `$${slot}`;
@@ -118,7 +108,7 @@ export function describeTrace(
     if (known) return known;
     const info = trace.inputInfo.get(id);
     const data = info && readOutside?.(id);
-    const outside = info && data ? content(tfDataType(info.dtype), info.shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) : `@${id}`;
+    const outside = info && data ? contentLabel(tfDataType(info.dtype), info.shape, data) : `@${id}`;
     label.set(id, outside);
     return outside;
   };

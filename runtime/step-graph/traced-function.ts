@@ -95,6 +95,8 @@ interface Recording<K, R> {
 interface Compiled<R, P> {
   plan: P;
   recording: R;
+  /** The variables among the plan's feeds, by slot key (the same objects every call). */
+  fedVariables: Map<string, tf.Variable>;
   assigned: tf.Variable[];
   outputs: string[];
   signature: string;
@@ -128,11 +130,6 @@ export class TracedFunction<K, R, P> {
     return this.mode;
   }
 
-  /** Nodes or kernels of the compiled form, once built. */
-  get size(): number | undefined {
-    return this.compiled && this.adapter.sizeOf(this.compiled.plan);
-  }
-
   /** One call; the caller owns the returned tensors. */
   run(inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>> = {}): Tensors {
     if (this.mode === "compiled" && this.compiled) {
@@ -164,7 +161,9 @@ export class TracedFunction<K, R, P> {
     try {
       const started = performance.now();
       const plan = adapter.build(recording.recorded.recording, recording.slots, recording.fetches);
-      this.compiled = { plan, recording: recording.recorded.recording, assigned: recording.assigned, outputs: recording.outputs, signature: recording.signature };
+      const variables = new Map(registeredVariables().map((v) => [`var:${v.name}`, v]));
+      const fedVariables = new Map(adapter.feedsOf(plan).filter((key) => variables.has(key)).map((key) => [key, variables.get(key)!]));
+      this.compiled = { plan, recording: recording.recorded.recording, fedVariables, assigned: recording.assigned, outputs: recording.outputs, signature: recording.signature };
       this.mode = "compiled";
       this.onMode(`${adapter.backend}: each ${this.options.what} runs as ${adapter.form} (${adapter.sizeOf(plan)} ${adapter.unit}, built in ${Math.round(performance.now() - started)} ms; ${adapter.switchName}=0 runs it op by op)`);
     } catch (err) {
@@ -240,9 +239,8 @@ export class TracedFunction<K, R, P> {
   }
 
   private runCompiled(compiled: Compiled<R, P>, inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>>): Tensors {
-    const assignedByKey = new Map(compiled.assigned.map((v) => [`var:${v.name}`, v as tf.Tensor]));
     const feeds = this.adapter.feedsOf(compiled.plan).map((key) => {
-      const t = key.startsWith("var:") ? (assignedByKey.get(key) ?? registeredVariable(key.slice(4))) : key.startsWith("input:") ? inputs[key.slice(6)] : scalars[key.slice(7)];
+      const t = key.startsWith("var:") ? compiled.fedVariables.get(key) : key.startsWith("input:") ? inputs[key.slice(6)] : scalars[key.slice(7)];
       if (!t) throw new Error(`nothing to feed for ${key}`);
       return t;
     });
@@ -264,10 +262,6 @@ export class TracedFunction<K, R, P> {
 
 function registeredVariables(): tf.Variable[] {
   return Object.values((tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } }).state.registeredVariables);
-}
-
-function registeredVariable(name: string): tf.Variable | undefined {
-  return (tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } }).state.registeredVariables[name];
 }
 
 function signatureOf(inputs: Tensors, scalars: Readonly<Record<string, tf.Scalar>>): string {

@@ -10,10 +10,10 @@ import type { Model } from "../model.js";
 import { isTaskSplit } from "../tasks/types.js";
 import { tracedFunction } from "../step-graph/index.js";
 import { sequentialBatches } from "./batches.js";
-
-/** Fewest batches for which an evaluation builds a native graph. */
-const GRAPH_MIN_BATCHES = 6;
 import { batchInputs, disposeInputs, type InputPlan } from "./inputs.js";
+
+/** Fewest batches for which an evaluation compiles its batch (two recorded batches and a build to repay). */
+const COMPILE_MIN_BATCHES = 6;
 
 export interface EvalMetrics {
   /** Mean loss per example (absent when the model declares no loss). */
@@ -71,13 +71,11 @@ export function evaluate(model: Model, split: Split, plan: InputPlan, options: E
     return { stats: tf.stack(parts) };
   };
   const batches = [...sequentialBatches(size, options.batch)];
-  // The batches run compiled (runtime/step-graph/) when there are enough of them to repay the two
-  // recorded batches and the build (tens of ms).
-  const graph = batches.length >= GRAPH_MIN_BATCHES ? tracedFunction(batchStats, { what: "evaluation batch" }) : undefined;
+  const compiled = batches.length >= COMPILE_MIN_BATCHES ? tracedFunction(batchStats, { what: "evaluation batch" }) : undefined;
   try {
     for (const indices of batches) {
       const inputs = batchInputs(plan, split, indices);
-      const stats = graph ? graph.run(inputs)["stats"]! : tf.tidy(() => batchStats(inputs).stats);
+      const stats = compiled ? compiled.run(inputs)["stats"]! : tf.tidy(() => batchStats(inputs).stats);
       const [batchLoss, batchCorrect] = stats.dataSync();
       stats.dispose();
       disposeInputs(inputs);
@@ -85,7 +83,7 @@ export function evaluate(model: Model, split: Split, plan: InputPlan, options: E
       correct += batchCorrect!;
     }
   } finally {
-    graph?.dispose();
+    compiled?.dispose();
   }
   const metrics: EvalMetrics = { examples: size };
   if (wantLoss) metrics.loss = size > 0 ? lossSum / size : Number.NaN;

@@ -8,7 +8,7 @@
 // torch.optim does when given model.parameters(). AdamW decays decoupled (p ← p − lr·wd·p, then the
 // Adam step); SGD and Adam add wd·p to the gradient (classic L2).
 import * as tf from "@tensorflow/tfjs-core";
-import { adamUpdateSimd, adamUpdateSimdScalars } from "../wasm-simd/elementwise.js";
+import { adamUpdateSimdScalars } from "../wasm-simd/elementwise.js";
 
 export type OptimizerName = "sgd" | "adam" | "adamw";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "adamw"];
@@ -218,21 +218,6 @@ class Adam extends OptimizerBase {
     return adamStepScalars(this.config, this.steps + 1, lr);
   }
 
-  /** The fused SIMD kernel where there is one (it takes numbers), else the tensor form of `update`. */
-  override apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
-    const numbers = this.stepScalars(lr);
-    let scalars: Record<string, tf.Scalar> | undefined;
-    for (const [name, param] of this.params) {
-      const raw = grads.get(name);
-      if (!raw) continue;
-      const g = this.gradient(name, param, raw);
-      if (this.fusedUpdate(name, param, g, numbers)) continue;
-      scalars ??= scalarTensors(numbers);
-      this.updateOne(name, param, g, scalars);
-    }
-    this.advance();
-  }
-
   update(grads: ReadonlyMap<string, tf.Tensor>, scalars: Readonly<Record<string, tf.Scalar>>): void {
     for (const [name, param] of this.params) {
       const raw = grads.get(name);
@@ -248,21 +233,10 @@ class Adam extends OptimizerBase {
     return this.config.name === "adamw" && this.config.weightDecay > 0 && isDecayed(name, this.config.decay);
   }
 
-  /** One parameter's fused update with gradient `g` (decay already added); false where there is no kernel. */
-  private fusedUpdate(name: string, param: tf.Variable, g: tf.Tensor, numbers: Record<string, number>): boolean {
-    const { beta1, beta2, eps } = this.config;
-    const m = this.slot("m", name);
-    const v = this.slot("v", name);
-    const { stepSize, sqrtCorrection2, keep } = numbers as { stepSize: number; sqrtCorrection2: number; keep: number };
-    const fused = adamUpdateSimd(param, g, m, v, { beta1, beta2, sqrtCorrection2, eps, stepSize, ...(this.decoupledDecay(name) ? { keep } : {}) });
-    if (!fused) return false;
-    param.assign(fused[0]);
-    m.assign(fused[1]);
-    v.assign(fused[2]);
-    return true;
-  }
-
-  /** One parameter's update with the per-step numbers as tensors, with gradient `g` (decay already added). */
+  /**
+   * One parameter's update with the per-step numbers as tensors, with gradient `g` (decay already
+   * added): one fused SIMD kernel where there is one (wasm), else the same arithmetic in tfjs ops.
+   */
   private updateOne(name: string, param: tf.Variable, g: tf.Tensor, scalars: Readonly<Record<string, tf.Scalar>>): void {
     const { beta1, beta2, eps } = this.config;
     const { stepSize, sqrtCorrection2, keep } = scalars as Record<string, tf.Scalar>;

@@ -1,7 +1,7 @@
 // One optimisation step — forward, loss, gradients (tf.variableGrads), optional clipping, the
 // optimizer's update — shared by `vlmc train` and the benchmarks. After two recorded eager steps it
-// runs compiled (runtime/step-graph/: one TensorFlow graph on native TensorFlow); where it cannot
-// be, op by op.
+// runs compiled (runtime/step-graph/: one TensorFlow graph on native TensorFlow, a replayed kernel
+// sequence on wasm); where it cannot be, op by op.
 import * as tf from "@tensorflow/tfjs-core";
 import { tracedFunction } from "../step-graph/index.js";
 import { clipByGlobalNorm } from "./clip.js";
@@ -17,7 +17,7 @@ export interface TrainStepOptions {
   clip?: number;
   /** Allow the compiled form (default: yes; each backend's switch can turn it off). */
   graph?: boolean;
-  /** Hears one line when it is settled how steps run on native TensorFlow. */
+  /** Hears one line when it is settled how steps run (compiled, or op by op and why). */
   onMode?: (line: string) => void;
 }
 
@@ -39,7 +39,7 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
     if (clip !== undefined && clip > 0) named = clipByGlobalNorm(named, clip).grads;
     return { value, named };
   };
-  const graph = (options.graph ?? true)
+  const compiled = (options.graph ?? true)
     ? tracedFunction(
         (inputs, scalars) => {
           const { value, named } = gradients(inputs);
@@ -51,17 +51,17 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
     : undefined;
   return {
     run(inputs, lr) {
-      if (!graph) {
+      if (!compiled) {
         return tf.tidy(() => {
           const { value, named } = gradients(inputs);
           optimizer.apply(named, lr);
           return value;
         });
       }
-      // The per-step numbers go in as tensors, so that one graph serves every step.
+      // The per-step numbers go in as tensors, so that one compiled form serves every step.
       const scalars = scalarTensors(optimizer.stepScalars(lr));
       try {
-        const value = graph.run(inputs, scalars)["loss"] as tf.Scalar;
+        const value = compiled.run(inputs, scalars)["loss"] as tf.Scalar;
         optimizer.advance();
         return value;
       } finally {
@@ -69,10 +69,10 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       }
     },
     get mode() {
-      return graph ? graph.state : "eager";
+      return compiled ? compiled.state : "eager";
     },
     dispose() {
-      graph?.dispose();
+      compiled?.dispose();
     },
   };
 }

@@ -71,8 +71,8 @@ export function registerElementwiseKernels(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { be, simd } = kernelsOf(backend, ADAM_KERNEL);
       const { param, grad, m, v, ...perStep } = inputs as { param: TensorInfo; grad: TensorInfo; m: TensorInfo; v: TensorInfo } & Record<string, TensorInfo>;
-      // The per-step numbers come as attributes, or (from a step that is recorded and replayed,
-      // runtime/step-graph/) as float32 scalar tensors, read here straight off the heap.
+      // beta1, beta2 and eps come as attributes; the per-step numbers (stepSize, sqrtCorrection2,
+      // keep) as float32 scalar tensors, read here straight off the heap.
       const s = { ...(attrs as unknown as AdamScalars) };
       for (const [name, t] of Object.entries(perStep)) (s as unknown as Record<string, number>)[name] = new Float32Array(heapMemory(be).buffer, heapOffset(be, t), 1)[0]!;
       const outs = [be.makeOutput([...param.shape], "float32"), be.makeOutput([...param.shape], "float32"), be.makeOutput([...param.shape], "float32")];
@@ -106,8 +106,9 @@ export function geluSimd(x: Tensor): Tensor | undefined {
 }
 
 /**
- * adamUpdateSimd with the per-step numbers as float32 scalar tensors (what tfjs would make of the
- * numbers anyway, so the same to the bit): a step that is recorded and replayed feeds them in.
+ * One parameter's Adam/AdamW step → [param, m, v], bit-identical to the tfjs form; undefined where
+ * it cannot run. The per-step numbers come as float32 scalar tensors (what tfjs would make of the
+ * numbers anyway), so that a step recorded and compiled (runtime/step-graph/) can feed them in.
  */
 export function adamUpdateSimdScalars(
   param: Tensor, grad: Tensor, m: Tensor, v: Tensor,
@@ -117,10 +118,4 @@ export function adamUpdateSimdScalars(
   const scalars = Object.values(perStep) as Tensor[];
   if (!available(param, grad, m, v, ...scalars) || scalars.some((t) => t.size !== 1)) return undefined;
   return tf.engine().runKernel(ADAM_KERNEL, { param, grad, m, v, ...perStep }, constants as unknown as NamedAttrMap) as unknown as [Tensor, Tensor, Tensor];
-}
-
-/** One parameter's Adam/AdamW step → [param, m, v], bit-identical to the tfjs form; undefined where it cannot run. */
-export function adamUpdateSimd(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, scalars: AdamScalars): [Tensor, Tensor, Tensor] | undefined {
-  if (!available(param, grad, m, v)) return undefined;
-  return tf.engine().runKernel(ADAM_KERNEL, { param, grad, m, v }, scalars as unknown as NamedAttrMap) as unknown as [Tensor, Tensor, Tensor];
 }
